@@ -1,0 +1,38 @@
+"""rnnlm: recurrent neural-network language models — train, sample, score.
+
+    import rnnlm
+    run = rnnlm.train(rnnlm.RunConfig(data=rnnlm.DataConfig(corpus=["shakespeare"])))
+    lm = rnnlm.load(run)
+    print(lm.sample(prime="ROMEO:", length=200)[0])
+    print(lm.score(open("held_out.txt").read()).bits_per_char)
+"""
+
+from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlm.data.corpora import get_corpus, list_corpora, load_corpus
+from rnnlm.errors import RnnlmError
+from rnnlm.evaluate import evaluate
+from rnnlm.generate import sample
+from rnnlm.language_model import LanguageModel
+from rnnlm.sampling import Sampling
+from rnnlm.scoring import EvalResult
+from rnnlm.train.trainer import train
+
+load = LanguageModel.load
+
+__all__ = [
+    "DataConfig",
+    "EvalResult",
+    "LanguageModel",
+    "ModelConfig",
+    "RnnlmError",
+    "RunConfig",
+    "Sampling",
+    "TrainConfig",
+    "evaluate",
+    "get_corpus",
+    "list_corpora",
+    "load",
+    "load_corpus",
+    "sample",
+    "train",
+]

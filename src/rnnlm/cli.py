@@ -1,0 +1,233 @@
+"""The `rnnlm` command: each verb parses its options and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rnnlm.config import GROUPS, RunConfig, flag, from_dict, load_json, load_toml, parse_duration
+from rnnlm.errors import RnnlmError
+
+# Options a resumed run may change; everything else is fixed by its config.json.
+RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `rnnlm: error: ...` on one line and exit with status 2."""
+        self.exit(2, f"rnnlm: error: {message} (see `{self.prog} --help`)\n")
+
+
+def duration(text: str) -> float:
+    """argparse type for --max-time."""
+    try:
+        return parse_duration(text)
+    except RnnlmError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def unescape(text: str) -> str:
+    r"""Let users type \n and \t in --prime and --stop."""
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per configurable field of the model, data and train dataclasses."""
+    for group_name, cls in GROUPS.items():
+        group = parser.add_argument_group(f"{group_name} options")
+        for f in dataclasses.fields(cls):
+            if not f.metadata.get("cli"):
+                continue
+            kwargs: dict[str, Any] = {"dest": f"{group_name}.{f.name}",
+                                      "default": argparse.SUPPRESS}
+            default = f.default if f.default is not dataclasses.MISSING else None
+            help_text = f"{f.metadata['help']} (default: {default})"
+            if f.type == "bool":
+                kwargs["action"] = argparse.BooleanOptionalAction
+            elif f.metadata.get("choices"):
+                kwargs["choices"] = f.metadata["choices"]
+            elif f.name == "max_time":
+                kwargs["type"] = duration
+            else:
+                kwargs["type"] = int if f.type.startswith("int") else (
+                    float if f.type.startswith("float") else str)
+            group.add_argument(flag(f.name), help=help_text, **kwargs)
+
+
+def explicit_options(args: argparse.Namespace) -> dict[tuple[str, str], Any]:
+    """The config options given on the command line, as (group, field) → value."""
+    return {tuple(k.split(".", 1)): v for k, v in vars(args).items() if "." in k}
+
+
+def train_config(args: argparse.Namespace) -> RunConfig:
+    """Defaults ← --config TOML ← command-line options (or the resumed run's config.json)."""
+    given = explicit_options(args)
+    if args.resume:
+        config = load_json(Path(args.resume) / "config.json")
+        for (group, name), value in given.items():
+            old = getattr(getattr(config, group), name)
+            if name not in RESUMABLE and value != old:
+                raise RnnlmError(f"cannot change {flag(name)} when resuming (the run has "
+                                 f"{old}); start a new run, or fine-tune with --init-from")
+        if args.corpus or args.init_from or args.config:
+            raise RnnlmError("a resumed run keeps its corpus and config; give only --resume "
+                             "RUN and budget options (--max-steps, --max-time)")
+    else:
+        config = from_dict(load_toml(args.config), args.config) if args.config else RunConfig()
+        if args.init_from:
+            config.init_from = args.init_from
+        fixed = [n for (g, n) in given if g == "model" and n != "dropout"]
+        if config.init_from and fixed:
+            raise RnnlmError(f"{flag(fixed[0])} cannot be set with --init-from: fine-tuning "
+                             f"keeps the checkpoint's architecture")
+        if args.corpus:
+            config.data.corpus = list(args.corpus)
+        if not config.data.corpus:
+            raise RnnlmError("no corpus given; name one (`rnnlm corpus list`) or give a text "
+                             "file: rnnlm train FILE")
+    for (group, name), value in given.items():
+        setattr(getattr(config, group), name, value)
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """rnnlm train."""
+    from rnnlm.train.trainer import train
+
+    train(train_config(args), out=args.out, resume=args.resume)
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    """rnnlm sample."""
+    from rnnlm.generate import sample
+
+    sample(args.run, prime=unescape(args.prime), length=args.length,
+           temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+           greedy=args.greedy, num=args.num, seed=args.seed,
+           stop=unescape(args.stop) if args.stop else None, checkpoint=args.checkpoint,
+           device=args.device)
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """rnnlm eval."""
+    from rnnlm.evaluate import evaluate
+
+    result = evaluate(args.run, corpus=args.corpus, text=args.text, split=args.split,
+                      per_token=args.per_token, checkpoint=args.checkpoint, device=args.device,
+                      precision=args.precision)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return
+    rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
+            ("characters", f"{result.characters:,}"), ("bytes (UTF-8)", f"{result.bytes:,}"),
+            ("bits per character", f"{result.bits_per_char:.4f}"),
+            ("bits per byte", f"{result.bits_per_byte:.4f}"),
+            ("nats per token", f"{result.nats_per_token:.4f}"),
+            ("perplexity (per token)", f"{result.perplexity:.3f}"),
+            ("unknown tokens", f"{result.unknown_tokens:,}")]
+    for name, value in rows:
+        print(f"{name:<24}{value}")
+
+
+def cmd_corpus(args: argparse.Namespace) -> None:
+    """rnnlm corpus list | get NAME."""
+    from rnnlm.data.corpora import get_corpus, list_corpora
+
+    if args.action == "list":
+        for name, where, description in list_corpora():
+            print(f"{name:<15}{where:<12}{description}")
+    else:
+        for path in get_corpus(args.name):
+            print(path)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """rnnlm demo."""
+    from rnnlm.demo import demo
+
+    demo(max_time=args.max_time)
+
+
+def build_parser() -> Parser:
+    """All verbs and their options."""
+    parser = Parser(prog="rnnlm", description="Recurrent neural-network language models.")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=Parser)
+
+    p = verbs.add_parser("train", help="train a model on a corpus")
+    p.add_argument("corpus", nargs="*", help="a registered corpus name, or text files/folders")
+    p.add_argument("--out", help="run directory (default: runs/<corpus>)")
+    p.add_argument("--resume", metavar="RUN", help="continue a run from its last/ checkpoint")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="fine-tune: start from a trained model (its architecture and "
+                        "vocabulary; new characters are added)")
+    p.add_argument("--config", metavar="FILE.toml", help="[model], [data], [train] tables")
+    add_config_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = verbs.add_parser("sample", help="generate text from a trained model")
+    p.add_argument("run", help="run directory or checkpoint directory")
+    p.add_argument("--prime", default="", help=r"text to start from (\n for newline)")
+    p.add_argument("--length", type=int, default=500, help="tokens to generate")
+    p.add_argument("--temperature", type=float, default=0.8, help="divides the logits")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
+    p.add_argument("--top-p", type=float, help="sample from the smallest set with this mass")
+    p.add_argument("--greedy", action="store_true", help="always the most likely token")
+    p.add_argument("--num", type=int, default=1, help="independent samples")
+    p.add_argument("--seed", type=int, help="random seed (default: fresh)")
+    p.add_argument("--stop", help=r"stop a sample once it ends with this text (\n allowed)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.set_defaults(func=cmd_sample)
+
+    p = verbs.add_parser("eval", help="score held-out text (full pass)")
+    p.add_argument("run", help="run directory or checkpoint directory")
+    p.add_argument("--corpus", help="a registered corpus or path (default: the run's own)")
+    p.add_argument("--text", help="a text file to score whole (or split with --split)")
+    p.add_argument("--split", choices=("all", "train", "val", "test"),
+                   help="part to score (default: val of a corpus, all of --text)")
+    p.add_argument("--per-token", metavar="OUT.tsv", help="write every token's log-probability")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="default: the run's training precision")
+    p.set_defaults(func=cmd_eval)
+
+    p = verbs.add_parser("corpus", help="list or fetch named corpora")
+    p.add_argument("action", choices=("list", "get"))
+    p.add_argument("name", nargs="?", help="corpus to fetch (get)")
+    p.set_defaults(func=cmd_corpus)
+
+    p = verbs.add_parser("demo", help="train on the default corpus and print samples")
+    p.add_argument("--max-time", type=duration, default=210.0, help="training time")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors on stderr, exit status 2 for bad input."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb == "corpus" and args.action == "get" and not args.name:
+        parser.error("corpus get needs a NAME (see `rnnlm corpus list`)")
+    try:
+        args.func(args)
+    except RnnlmError as e:
+        print(f"rnnlm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `rnnlm sample RUN | head`
+        sys.stderr.close()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

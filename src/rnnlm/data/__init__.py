@@ -1,0 +1,1 @@
+"""Text in: corpora (registry, mirrors, download cache), strict reading, splitting, batching."""

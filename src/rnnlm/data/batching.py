@@ -1,0 +1,59 @@
+"""Stream batching for truncated BPTT: the token stream is cut into `batch` parallel columns
+and read `seq_len` tokens at a time, so each column's hidden state carries to its next window
+(as in char-rnn and PyTorch's word_language_model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rnnlm.errors import RnnlmError
+
+
+class StreamBatches:
+    """Windows (x, y) of shape (batch, seq_len), y = x shifted by one token.
+
+    Each epoch starts the columns at a fresh offset in [0, seq_len) (epoch 0 at 0), drawn from
+    (seed, epoch), so windows differ between epochs while the position stays two integers.
+    """
+
+    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int) -> None:
+        need = batch_size * (seq_len + 1)
+        if len(ids) < need + seq_len:
+            raise RnnlmError(
+                f"the training text is too short: {len(ids):,} tokens, but one batch of "
+                f"--batch-size {batch_size} × --seq-len {seq_len} needs at least "
+                f"{need + seq_len:,}; lower --batch-size or --seq-len, or use more text")
+        self.ids, self.batch_size, self.seq_len, self.seed = ids, batch_size, seq_len, seed
+        self.epoch, self.step = 0, 0
+        self._columns = self._make_columns(0)
+
+    def _make_columns(self, epoch: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, epoch])
+        offset = int(rng.integers(self.seq_len)) if epoch else 0
+        width = (len(self.ids) - offset) // self.batch_size
+        return self.ids[offset: offset + width * self.batch_size].view(self.batch_size, width)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Whole windows in the current epoch."""
+        return (self._columns.shape[1] - 1) // self.seq_len
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """The next (x, y) and whether it starts an epoch (the carried state must be reset)."""
+        if self.step >= self.steps_per_epoch:
+            self.epoch, self.step = self.epoch + 1, 0
+            self._columns = self._make_columns(self.epoch)
+        start = self.step * self.seq_len
+        window = self._columns[:, start: start + self.seq_len + 1]  # (B, T+1)
+        self.step += 1
+        return window[:, :-1], window[:, 1:], self.step == 1
+
+    def position(self) -> dict[str, int]:
+        """Where the next batch comes from (saved in checkpoints)."""
+        return {"epoch": self.epoch, "step": self.step}
+
+    def seek(self, epoch: int, step: int) -> None:
+        """Continue from a saved position."""
+        self.epoch, self.step = epoch, step
+        self._columns = self._make_columns(epoch)

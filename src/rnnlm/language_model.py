@@ -1,0 +1,97 @@
+"""A trained model with its tokenizer and config: the object users load to generate and score."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from rnnlm.checkpoint import load_model_dir, resolve
+from rnnlm.config import RunConfig
+from rnnlm.errors import RnnlmError
+from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.runtime import pick_device, pick_precision
+from rnnlm.sampling import Sampling, generate_ids
+from rnnlm.scoring import EvalResult, summarize, token_nats, write_per_token
+from rnnlm.tokenizers import Tokenizer
+
+
+class LanguageModel:
+    """Generate text from a prime, or score text, with a trained rnnlm model."""
+
+    def __init__(self, model: RNNLanguageModel, tokenizer: Tokenizer, config: RunConfig,
+                 device: torch.device, precision: str, path: Path | None = None) -> None:
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.device, self.precision, self.path = device, precision, path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto", which: str = "best",
+             precision: str | None = None) -> LanguageModel:
+        """Load a run directory (its best/ or last/ checkpoint) or a checkpoint directory."""
+        ckpt = resolve(path, which)
+        dev = pick_device(device)
+        model, tokenizer, config = load_model_dir(ckpt, dev)
+        prec = pick_precision(precision or config.train.precision, dev)
+        return cls(model, tokenizer, config, dev, prec, ckpt)
+
+    def encode_prime(self, prime: str) -> torch.Tensor:
+        """Prime text → ids (1, P); refuses characters the model has never seen."""
+        unknown = self.tokenizer.unknown(prime)
+        if unknown:
+            shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in unknown[:5])
+            raise RnnlmError(f"the prime has {len(unknown)} character(s) outside the model's "
+                             f"vocabulary: {shown}; remove them, or train on text that has them")
+        if not prime:  # start from a newline, as after the end of a paragraph
+            prime = "\n" if not self.tokenizer.unknown("\n") else self.tokenizer.decode([1])
+        return torch.as_tensor(self.tokenizer.encode(prime), device=self.device)[None]
+
+    def generate(self, prime: str = "", length: int = 500, num: int = 1,
+                 sampling: Sampling | None = None, seed: int | None = None,
+                 stop: str | None = None) -> Iterator[list[str]]:
+        """Yield, per step, the new text of each of `num` streams ('' once a stream stopped)."""
+        s = (sampling or Sampling()).validate()
+        if length < 1 or num < 1:
+            raise RnnlmError(f"--length and --num must be 1 or more (got {length} and {num})")
+        prime_ids = self.encode_prime(prime).expand(num, -1)  # (num, P)
+        gen = torch.Generator(device=self.device)
+        if seed is None:
+            gen.seed()  # fresh entropy for this generator only; the global RNG is untouched
+        else:
+            gen.manual_seed(seed)
+        texts = [""] * num
+        done = [False] * num
+        for ids in generate_ids(self.model, prime_ids, length, s, self.tokenizer.special_ids(),
+                                gen, self.precision):
+            pieces = []
+            for i, token in enumerate(ids.tolist()):
+                piece = "" if done[i] else self.tokenizer.decode([token])
+                texts[i] += piece
+                done[i] = done[i] or bool(stop and texts[i].endswith(stop))
+                pieces.append(piece)
+            yield pieces
+            if all(done):
+                return
+
+    def sample(self, prime: str = "", length: int = 500, num: int = 1,
+               sampling: Sampling | None = None, seed: int | None = None,
+               stop: str | None = None) -> list[str]:
+        """The whole generated continuations (prime not included)."""
+        texts = [""] * num
+        for pieces in self.generate(prime, length, num, sampling, seed, stop):
+            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
+        return texts
+
+    def score(self, text: str, per_token: str | Path | None = None) -> EvalResult:
+        """Full-pass scores of text; the first token is context only."""
+        ids = torch.as_tensor(self.tokenizer.encode(text), device=self.device)
+        if len(ids) < 2:
+            raise RnnlmError("the text is too short to score: it needs at least 2 characters")
+        nats = token_nats(self.model, ids, self.precision)
+        context = len(self.tokenizer.decode(ids[:1].cpu()))
+        unk = self.tokenizer.unk_id
+        unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
+        if per_token:
+            pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
+            write_per_token(Path(per_token), pieces, nats)
+        return summarize(nats, text[context:], unknown)

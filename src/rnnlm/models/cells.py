@@ -1,0 +1,71 @@
+"""Elman RNN with any activation, for the activations PyTorch's fused nn.RNN lacks.
+
+Same interface and parameter names as nn.RNN(batch_first=True): forward(x, h0) with
+x (batch, time, input) and h0 (layers, batch, hidden) → (output, h_n).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "relu6": F.relu6,
+    "elu": F.elu,
+    "softplus": F.softplus,
+    "softsign": F.softsign,
+    "sigmoid": torch.sigmoid,
+}
+
+
+class ElmanRNN(nn.Module):
+    """Stacked h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), dropout between layers."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, activation: str,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.activation, self.dropout = activation, dropout
+        self.act = ACTIVATIONS[activation]
+        for k in range(num_layers):
+            fan_in = input_size if k == 0 else hidden_size
+            self.register_parameter(f"weight_ih_l{k}",
+                                    nn.Parameter(torch.empty(hidden_size, fan_in)))
+            self.register_parameter(f"weight_hh_l{k}",
+                                    nn.Parameter(torch.empty(hidden_size, hidden_size)))
+            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(hidden_size)))
+            self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(hidden_size)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """nn.RNN's initialization: uniform in ±1/sqrt(hidden)."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run all layers over the sequence; the input projection is one GEMM per layer."""
+        batch, steps, _ = x.shape  # (B, T, I)
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers, batch, self.hidden_size)  # (L, B, H)
+        finals = []
+        for k in range(self.num_layers):
+            w_hh = getattr(self, f"weight_hh_l{k}")
+            bias = getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}")
+            xw = F.linear(x, getattr(self, f"weight_ih_l{k}"), bias)  # (B, T, H)
+            h = h0[k]  # (B, H)
+            outputs = []
+            for t in range(steps):
+                h = self.act(xw[:, t] + h @ w_hh.t())  # (B, H)
+                outputs.append(h)
+            x = torch.stack(outputs, dim=1)  # (B, T, H)
+            finals.append(h)
+            if k < self.num_layers - 1 and self.dropout:
+                x = F.dropout(x, self.dropout, self.training)
+        return x, torch.stack(finals)  # (B, T, H), (L, B, H)

@@ -1,0 +1,105 @@
+"""The recurrent language model: embedding (or one-hot) → recurrent layers → softmax head.
+
+Fused PyTorch kernels (nn.LSTM, nn.GRU, nn.RNN with tanh/relu) wherever the configuration
+allows; the other Elman activations use cells.ElmanRNN, which has the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlm.config import ModelConfig
+from rnnlm.models.cells import ElmanRNN
+
+State = torch.Tensor | tuple[torch.Tensor, ...]  # h (L, B, H), or (h, c) for the LSTM
+
+
+def make_recurrent(cfg: ModelConfig, input_size: int) -> nn.Module:
+    """The stacked recurrent block for cfg, batch-first."""
+    between = cfg.dropout if cfg.layers > 1 else 0.0
+    shape = dict(input_size=input_size, hidden_size=cfg.hidden, num_layers=cfg.layers,
+                 dropout=between, batch_first=True)
+    if cfg.cell == "lstm":
+        return nn.LSTM(**shape)
+    if cfg.cell == "gru":
+        return nn.GRU(**shape)
+    if cfg.activation in ("tanh", "relu"):
+        return nn.RNN(nonlinearity=cfg.activation, **shape)
+    return ElmanRNN(input_size, cfg.hidden, cfg.layers, cfg.activation, between)
+
+
+class RNNLanguageModel(nn.Module):
+    """Predicts the next token at every position: logits (B, T, V) from ids (B, T)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        vocab = cfg.vocab_size
+        self.embed = nn.Embedding(vocab, cfg.embedding) if cfg.embedding else None
+        self.rnn = make_recurrent(cfg, cfg.embedding or vocab)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(cfg.hidden, vocab)
+        if cfg.tie_weights:
+            self.head.weight = self.embed.weight  # (V, H) shared
+
+    def forward(self, ids: torch.Tensor, state: State | None = None
+                ) -> tuple[torch.Tensor, State]:
+        """Logits for the next token after each input token, and the final state."""
+        if self.embed is not None:
+            x = self.embed(ids)  # (B, T, E)
+        else:
+            x = F.one_hot(ids, self.cfg.vocab_size).float()  # (B, T, V), the lecture's input
+        out, state = self.rnn(self.drop(x), state)  # (B, T, H)
+        return self.head(self.drop(out)), state  # (B, T, V)
+
+    def num_parameters(self) -> int:
+        """Trainable parameters, shared ones counted once."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: State) -> State:
+    """Apply fn to every tensor of a recurrent state."""
+    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
+
+
+def state_tensors(state: State | None) -> dict[str, torch.Tensor]:
+    """A recurrent state as named tensors (for safetensors)."""
+    if state is None:
+        return {}
+    parts = state if isinstance(state, tuple) else (state,)
+    return {f"state.{i}": s.detach().float().cpu().contiguous() for i, s in enumerate(parts)}
+
+
+def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -> State | None:
+    """Inverse of state_tensors."""
+    parts = [tensors[k].to(device) for k in sorted(k for k in tensors if k.startswith("state."))]
+    if not parts:
+        return None
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def grow_vocab(weights: dict[str, torch.Tensor], cfg: ModelConfig, new_size: int
+               ) -> dict[str, torch.Tensor]:
+    """Weights of a model with cfg.vocab_size ids resized to new_size ids (new ids at the end):
+    new embeddings are the mean embedding, new outputs start as the least likely token."""
+    old = cfg.vocab_size
+    extra = new_size - old
+    out = dict(weights)
+    if "embed.weight" in out:
+        e = out["embed.weight"]  # (V, E)
+        out["embed.weight"] = torch.cat([e, e.mean(0, keepdim=True).expand(extra, -1)])
+    else:
+        w = out["rnn.weight_ih_l0"]  # (G*H, V): one-hot input columns
+        out["rnn.weight_ih_l0"] = torch.cat([w, w.new_zeros(w.shape[0], extra)], dim=1)
+    if cfg.tie_weights:
+        out["head.weight"] = out["embed.weight"]
+    else:
+        w = out["head.weight"]  # (V, H)
+        out["head.weight"] = torch.cat([w, w.new_zeros(extra, w.shape[1])])
+    b = out["head.bias"]  # (V,)
+    out["head.bias"] = torch.cat([b, b.min().expand(extra)])
+    return out

@@ -1,0 +1,53 @@
+"""Devices and numeric precision: what `auto` means on this machine, and the autocast context."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from rnnlm.errors import RnnlmError
+
+
+def pick_device(name: str) -> torch.device:
+    """auto → cuda, then mps, then cpu; an unavailable device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RnnlmError("--device cuda asked for, but PyTorch sees no CUDA GPU here; use "
+                         "--device cpu (or auto), or install a CUDA build of torch")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise RnnlmError("--device mps asked for, but this machine has no Apple GPU; use "
+                         "--device cpu (or auto)")
+    return torch.device(name)
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 matrix multiplies run natively (not emulated) on device."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
+
+
+def pick_precision(name: str, device: torch.device) -> str:
+    """auto → bf16 where it is native, else fp32."""
+    if name == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    if name == "bf16" and device.type == "mps":
+        raise RnnlmError("--precision bf16 is not supported on mps; use --precision fp32")
+    return name
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the forward pass, or nothing for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -1,0 +1,128 @@
+"""Full-pass scoring: every token of a text scored once → nats, bits per character and per
+byte, perplexity, and optionally every token's log-probability.
+
+The first token is context only (nothing precedes it), so a text of N tokens scores N − 1.
+For speed the text is cut into contiguous columns scored in parallel; each column first
+reads the `burn_in` tokens before it (not scored), so no scored token starts from a cold
+state except those at the very start of the text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnlm.errors import RnnlmError
+from rnnlm.fileio import write_atomic
+from rnnlm.models.rnn import RNNLanguageModel, State, map_state
+from rnnlm.runtime import autocast
+
+LN2 = math.log(2)
+
+
+@dataclass
+class EvalResult:
+    """Scores of one text; totals in nats, rates derived from them."""
+
+    total_nats: float
+    tokens: int
+    characters: int
+    bytes: int
+    unknown_tokens: int
+    source: str = ""
+
+    @property
+    def nats_per_token(self) -> float:
+        """Mean negative log-likelihood per scored token (nats)."""
+        return self.total_nats / self.tokens
+
+    @property
+    def bits_per_char(self) -> float:
+        """Total bits over the scored characters of the original text."""
+        return self.total_nats / LN2 / self.characters
+
+    @property
+    def bits_per_byte(self) -> float:
+        """Total bits over the UTF-8 bytes of the scored text."""
+        return self.total_nats / LN2 / self.bytes
+
+    @property
+    def perplexity(self) -> float:
+        """exp(nats per token)."""
+        return math.exp(self.nats_per_token)
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        """The JSON of `rnnlm eval --json`."""
+        d = asdict(self)
+        d.update(total_bits=self.total_nats / LN2, nats_per_token=self.nats_per_token,
+                 bits_per_char=self.bits_per_char, bits_per_byte=self.bits_per_byte,
+                 perplexity=self.perplexity)
+        return d
+
+
+def _forward(model: RNNLanguageModel, ids: torch.Tensor, state: State | None, precision: str
+             ) -> tuple[torch.Tensor, State]:
+    with autocast(ids.device, precision):
+        logits, state = model(ids, state)  # (B, T, V)
+    return logits.float(), state
+
+
+@torch.no_grad()
+def token_nats(model: RNNLanguageModel, ids: torch.Tensor, precision: str = "fp32",
+               columns: int = 32, burn_in: int = 256, window: int = 512) -> torch.Tensor:
+    """-ln p(ids[i] | ids[:i]) for i = 1 .. N-1, as a float32 tensor of N-1 values (nats)."""
+    was_training = model.training
+    model.eval()
+    n = len(ids)
+    if n < 2:
+        raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
+    scored = n - 1
+    k = max(1, min(columns, scored // max(1, 4 * burn_in)))  # columns worth their burn-in
+    length = math.ceil(scored / k)
+    device = ids.device
+    # Column c predicts positions 1 + c*length ... ; its inputs start one position earlier.
+    starts = [c * length for c in range(k)]
+    state = None
+    if k > 1:
+        warm = torch.stack([ids[s - burn_in: s] for s in starts[1:]])  # starts[1] >= 4*burn_in
+        _, warm_state = _forward(model, warm, None, precision)  # burn-in, (K-1, burn_in)
+        state = map_state(lambda h: torch.cat([torch.zeros_like(h[:, :1]), h], dim=1),
+                          warm_state)  # (L, K, H): column 0 starts cold at the text's start
+    pad = k * length + 1 - n
+    padded = torch.cat([ids, ids.new_zeros(pad)]) if pad > 0 else ids
+    inputs = torch.stack([padded[s: s + length] for s in starts])  # (K, length)
+    targets = torch.stack([padded[s + 1: s + 1 + length] for s in starts])  # (K, length)
+    vocab = model.cfg.vocab_size
+    window = max(16, min(window, (1 << 24) // (k * vocab)))  # bound the logits' memory
+    out = torch.empty(k, length, device=device)
+    for t in range(0, length, window):
+        logits, state = _forward(model, inputs[:, t: t + window], state, precision)
+        logp = F.log_softmax(logits, dim=-1)  # (K, w, V)
+        out[:, t: t + window] = -logp.gather(-1, targets[:, t: t + window, None]).squeeze(-1)
+    model.train(was_training)
+    return out.reshape(-1)[:scored].cpu()
+
+
+def summarize(nats: torch.Tensor, scored_text: str, unknown_tokens: int) -> EvalResult:
+    """Totals for a scored text."""
+    return EvalResult(total_nats=float(nats.double().sum()), tokens=len(nats),
+                      characters=len(scored_text), bytes=len(scored_text.encode("utf-8")),
+                      unknown_tokens=unknown_tokens)
+
+
+def write_per_token(path: Path, pieces: list[str], nats: torch.Tensor) -> None:
+    """TSV: character offset, token (escaped), nats, bits — one scored token per row."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("offset\ttoken\tnats\tbits\n")
+            offset = 0
+            for piece, v in zip(pieces, nats.tolist(), strict=True):
+                token = piece.encode("unicode_escape").decode("ascii")
+                f.write(f"{offset}\t{token}\t{v:.6f}\t{v / LN2:.6f}\n")
+                offset += len(piece)
+
+    write_atomic(path, write)

@@ -1,0 +1,307 @@
+"""`rnnlm train`: truncated-BPTT training of a recurrent LM on a text stream, with periodic
+full-pass validation, samples, TensorBoard logs and exactly resumable checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnlm.checkpoint import (
+    TRAINER,
+    is_complete,
+    load_model_dir,
+    load_tensors,
+    load_weights,
+    read_state,
+    recover,
+    resolve,
+    save_checkpoint,
+)
+from rnnlm.config import RunConfig, load_json
+from rnnlm.data.batching import StreamBatches
+from rnnlm.data.corpora import load_corpus
+from rnnlm.errors import RnnlmError
+from rnnlm.language_model import LanguageModel
+from rnnlm.models.rnn import (
+    RNNLanguageModel,
+    grow_vocab,
+    map_state,
+    state_from_tensors,
+    state_tensors,
+)
+from rnnlm.runtime import autocast, pick_device, pick_precision
+from rnnlm.sampling import Sampling
+from rnnlm.scoring import LN2, token_nats
+from rnnlm.tokenizers import CharTokenizer, Tokenizer, load_tokenizer, save_tokenizer
+from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
+from rnnlm.train.progress import Progress, fmt_duration
+from rnnlm.train.runlog import RunLog
+from rnnlm.train.schedules import Schedule
+
+DEFAULT_MAX_TIME = 600.0  # seconds, when neither --max-steps nor --max-time is given
+LOG_EVERY_S = 1.0  # how often the bar (and the loss read-back from the device) refreshes
+
+
+def new_run_dir(name: str) -> Path:
+    """runs/NAME, or runs/NAME-2, -3, ... if taken."""
+    base = Path("runs") / name
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{name}-{n}")
+    return path
+
+
+def fine_tune_start(config: RunConfig, train_text: str
+                    ) -> tuple[Tokenizer, dict[str, torch.Tensor]]:
+    """Tokenizer and weights to start from --init-from: its architecture and vocabulary, plus
+    any characters of the new training text that the vocabulary lacks (added at the end)."""
+    src = resolve(config.init_from)
+    old_model, tokenizer, old_config = load_model_dir(src)
+    weights = old_model.state_dict()
+    added = tokenizer.unknown(train_text)
+    tokenizer.extend(train_text)
+    if added:
+        weights = grow_vocab(weights, old_config.model, tokenizer.vocab_size)
+    shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
+    print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
+          f"vocabulary" + (f", adding {len(added)} new character(s): {shown}" if added else ""))
+    config.model = dataclasses.replace(old_config.model, dropout=config.model.dropout,
+                                       vocab_size=tokenizer.vocab_size)
+    return tokenizer, weights
+
+
+class Trainer:
+    """Owns the model, optimizer, data position and run directory of one training run."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, resuming: bool) -> None:
+        self.config, self.run_dir = config, run_dir
+        t = config.train
+        if t.max_steps is None and t.max_time is None:
+            t.max_time = DEFAULT_MAX_TIME
+        self.device = pick_device(t.device)
+        t.precision = self.precision = pick_precision(t.precision, self.device)
+        torch.manual_seed(t.seed)
+
+        corpus = load_corpus(config.data.corpus)
+        digest = hashlib.sha256("".join(corpus.texts.values()).encode()).hexdigest()
+        if resuming and config.data.corpus_sha256 not in ("", digest):
+            raise RnnlmError(f"the corpus {corpus.name!r} changed since this run started; "
+                             f"resuming would train on other text. Start a new run")
+        config.data.corpus_sha256 = digest
+        splits = corpus.splits(config.data.val_fraction, config.data.test_fraction)
+        if not splits["train"] or len(splits["val"]) < 2:
+            raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training and "
+                             f"validation text; give more text")
+        weights = None
+        if resuming:
+            self.tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+        elif config.init_from:
+            self.tokenizer, weights = fine_tune_start(config, splits["train"])
+        else:
+            self.tokenizer = CharTokenizer.fit(splits["train"])  # vocabulary: training text only
+        config.model.vocab_size = self.tokenizer.vocab_size
+        config.validate()
+
+        self.model = RNNLanguageModel(config.model)
+        if weights is not None:
+            self.model.load_state_dict(weights)
+        self.model.to(self.device)
+        self.optimizer = build_optimizer(self.model, t, self.device)
+        self.schedule = Schedule(t)
+        encode = self.tokenizer.encode
+        self.batches = StreamBatches(torch.as_tensor(encode(splits["train"]), device=self.device),
+                                     config.data.batch_size, config.data.seq_len, t.seed)
+        self.val_ids = torch.as_tensor(encode(splits["val"]), device=self.device)
+        self.val_chars = len(splits["val"]) - len(self.tokenizer.decode(self.val_ids[:1].cpu()))
+        self.hidden = None
+        self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
+        self.best: dict[str, float] = {}  # validation scores of best/
+        self.last_val: dict[str, float] = {}
+        if resuming:
+            self.restore(run_dir / "last")
+        self.lm = LanguageModel(self.model, self.tokenizer, config, self.device, self.precision)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def restore(self, ckpt: Path) -> None:
+        """Continue exactly where `ckpt` left off: weights, optimizer, schedule, RNG, data."""
+        state = read_state(ckpt)
+        load_weights(self.model, ckpt / "model.safetensors")
+        tensors = load_tensors(ckpt / TRAINER)
+        load_optimizer_state(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
+                                              if k.startswith("optim.")}, state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(tensors["rng.cpu"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.hidden = state_from_tensors(tensors, self.device)
+        self.batches.seek(**state["position"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.tokens_seen, self.best = state["tokens_seen"], state["best"]
+        self.last_val = state["val"]
+
+    def save(self, which: str, val: dict[str, float]) -> None:
+        """Write last/ (everything needed to resume) or best/ (weights only)."""
+        state = {"step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
+                 "best": self.best, "val": val}
+        tensors = None
+        if which == "last":
+            tensors, meta = optimizer_state(self.optimizer)
+            tensors = {**tensors, **state_tensors(self.hidden), "rng.cpu": torch.get_rng_state()}
+            if self.device.type == "cuda":
+                tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            state.update(optimizer=meta, schedule=self.schedule.state_dict(),
+                         position=self.batches.position())
+        save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer, state,
+                        tensors)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def budget_progress(self) -> float:
+        """Fraction of the budget (steps or time, whichever is nearer its end) used."""
+        t = self.config.train
+        by_steps = self.step / t.max_steps if t.max_steps else 0.0
+        by_time = self.elapsed / t.max_time if t.max_time else 0.0
+        return max(by_steps, by_time)
+
+    def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on the next window; returns (loss in nats, gradient norm)."""
+        x, y, epoch_start = self.batches.next()  # (B, T) each
+        if epoch_start:
+            self.hidden = None
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with autocast(self.device, self.precision):
+            logits, hidden = self.model(x, self.hidden)  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.config.train.clip or math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimizer.step()
+        self.hidden = map_state(torch.Tensor.detach, hidden)  # carry the state, not the graph
+        self.step += 1
+        self.tokens_seen += y.numel()
+        return loss.detach(), grad_norm.detach()
+
+    def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
+        """Full pass over the validation split; saves best/ on improvement and last/ always."""
+        nats = token_nats(self.model, self.val_ids, self.precision)
+        total = float(nats.double().sum())
+        val = {"val_nats_per_token": total / len(nats),
+               "val_bits_per_char": total / LN2 / self.val_chars}
+        self.schedule.observe(val["val_nats_per_token"])
+        improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
+        if improved:
+            self.best = val
+            self.save("best", val)
+        self.save("last", val)
+        self.last_val = val
+        bar.val_bpc = val["val_bits_per_char"]
+        log.log(self.step, elapsed=self.elapsed, **val)
+        bar.write(f"step {self.step:>6} | {fmt_duration(self.elapsed):>8} | val "
+                  f"{val['val_bits_per_char']:.4f} bits/char{' (best)' if improved else ''}")
+        length = self.config.train.sample_length
+        if length:
+            text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
+                                  seed=self.step)[0]
+            log.sample(self.step, text)
+            bar.write("  " + text.strip().replace("\n", "\n  ")[:length])
+        return val
+
+    def finished(self) -> bool:
+        """Whether the step or time budget is spent."""
+        t = self.config.train
+        return bool((t.max_steps and self.step >= t.max_steps)
+                    or (t.max_time and self.elapsed >= t.max_time))
+
+    def run(self) -> dict[str, float]:
+        """Train until the budget is spent (or Ctrl-C); return the last validation scores."""
+        t = self.config.train
+        if self.finished():
+            raise RnnlmError(f"{self.run_dir} already used its budget (step {self.step}, "
+                             f"{fmt_duration(self.elapsed)}); give a larger --max-steps or "
+                             f"--max-time to train longer")
+        log = RunLog(self.run_dir, resume_step=self.step)
+        bar = Progress(t.max_steps, t.max_time, self.step, self.elapsed)
+        start, start_elapsed = time.perf_counter(), self.elapsed
+        mark_time, mark_tokens, mark_step = start, self.tokens_seen, self.step
+        loss_sum = torch.zeros((), device=self.device)
+        evaluated_at = self.step
+        try:
+            while not self.finished():
+                lr = t.lr * self.schedule.factor(self.step, self.budget_progress())
+                loss, grad_norm = self.train_step(lr)
+                loss_sum += loss
+                self.elapsed = start_elapsed + time.perf_counter() - start
+                now = time.perf_counter()
+                if now - mark_time >= LOG_EVERY_S or self.finished() \
+                        or self.step % t.eval_every == 0:
+                    mean = float(loss_sum) / (self.step - mark_step)
+                    speed = (self.tokens_seen - mark_tokens) / (now - mark_time)
+                    log.log(self.step, elapsed=self.elapsed, train_nats_per_token=mean, lr=lr,
+                            grad_norm=float(grad_norm), tokens_per_s=speed)
+                    bar.update(self.step, self.elapsed, mean / LN2, speed, lr)
+                    mark_time, mark_tokens, mark_step = now, self.tokens_seen, self.step
+                    loss_sum.zero_()
+                if self.step % t.eval_every == 0:
+                    self.validate(log, bar)
+                    evaluated_at = self.step
+            if evaluated_at != self.step:
+                self.validate(log, bar)
+        except KeyboardInterrupt:
+            self.save("last", self.last_val)
+            bar.close()
+            print(f"\ninterrupted at step {self.step}; resume with: "
+                  f"rnnlm train --resume {self.run_dir}")
+            raise
+        finally:
+            bar.close()
+            log.close()
+        return self.last_val
+
+
+def train(config: RunConfig | None = None, out: str | Path | None = None,
+          resume: str | Path | None = None) -> Path:
+    """Train a model as configured, or continue the run `resume` (its config.json unless a
+    config is given); return the run directory."""
+    if resume:
+        run_dir = Path(resume)
+        if not (run_dir / "config.json").is_file():
+            raise RnnlmError(f"{run_dir} is not a run directory (no config.json); give the "
+                             f"folder that `rnnlm train` created")
+        recover(run_dir / "last")
+        if not is_complete(run_dir / "last"):
+            raise RnnlmError(f"{run_dir} has no complete last/ checkpoint to resume from; "
+                             f"start a new run")
+        config = config or load_json(run_dir / "config.json")
+    else:
+        if config is None:
+            raise RnnlmError("train needs a config (or resume=RUN)")
+        config.validate()
+        corpus_name = Path(config.data.corpus[0]).stem if config.data.corpus else "run"
+        run_dir = Path(out) if out else new_run_dir(corpus_name)
+        if (run_dir / "config.json").exists():
+            raise RnnlmError(f"{run_dir} already holds a run; continue it with --resume "
+                             f"{run_dir}, or choose another --out")
+    trainer = Trainer(config, run_dir, resuming=bool(resume))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+    save_tokenizer(trainer.tokenizer, run_dir / "tokenizer.json")
+    m = config.model
+    print(f"run {run_dir}: {m.layers}×{m.hidden} {m.cell} "
+          f"({trainer.model.num_parameters() / 1e6:.2f}M parameters), vocab "
+          f"{m.vocab_size}, {trainer.device} {trainer.precision}, "
+          + (f"resuming at step {trainer.step}" if resume else "starting"))
+    trainer.run()
+    print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
+          f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "
+          f"{trainer.val_chars:,} characters); sample with: rnnlm sample {run_dir}")
+    return run_dir

@@ -1,0 +1,100 @@
+"""Checkpoints: atomic swaps and recovery, damage, foreign configs, and no unpickling."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlm.checkpoint import is_complete, load_model_dir, recover, resolve, save_checkpoint
+from rnnlm.errors import RnnlmError
+from rnnlm.language_model import LanguageModel
+
+
+@pytest.fixture
+def run(tiny_run: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny run."""
+    return Path(shutil.copytree(tiny_run, tmp_path / "run"))
+
+
+def test_resolve_prefers_best(run: Path) -> None:
+    assert resolve(run) == run / "best"
+    assert resolve(run, "last") == run / "last"
+    assert resolve(run / "last" / "model.safetensors") == run / "last"
+
+
+def test_save_replaces_atomically(run: Path) -> None:
+    model, tok, config = load_model_dir(run / "best")
+    save_checkpoint(run / "best", model, config, tok, {"step": 999})
+    assert json.loads((run / "best" / "state.json").read_text())["step"] == 999
+    assert sorted(p.name for p in run.iterdir() if "best" in p.name) == ["best"]
+
+
+@pytest.mark.parametrize("left", ["partial only", "old only", "old and torn partial"])
+def test_recover_after_a_crash_mid_swap(run: Path, left: str) -> None:
+    last, partial, old = run / "last", run / "last.partial", run / "last.old"
+    if left == "partial only":  # killed between the two renames
+        last.rename(partial)
+    elif left == "old only":  # killed after last → last.old, before partial → last
+        last.rename(old)
+    else:  # killed while writing the new copy
+        last.rename(old)
+        partial.mkdir()
+        (partial / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert resolve(run, "last").name.startswith("last")  # readable even before recovery
+    recover(last)
+    assert is_complete(last) and not partial.exists() and not old.exists()
+    LanguageModel.load(run, which="last")
+
+
+def test_truncated_weights(run: Path) -> None:
+    weights = run / "best" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(RnnlmError, match="corrupted or truncated"):
+        LanguageModel.load(run)
+
+
+def test_garbage_weights(run: Path) -> None:
+    (run / "best" / "model.safetensors").write_bytes(b"\xff" * 64)
+    with pytest.raises(RnnlmError, match="corrupted or truncated"):
+        LanguageModel.load(run)
+
+
+def test_damaged_state_json(run: Path) -> None:
+    (run / "last" / "state.json").write_text("{not json")
+    with pytest.raises(RnnlmError, match="corrupted or truncated .state.json"):
+        from rnnlm.checkpoint import read_state
+
+        read_state(run / "last")
+
+
+def test_weights_from_another_config(run: Path) -> None:
+    path = run / "best" / "config.json"
+    config = json.loads(path.read_text())
+    config["model"]["hidden"] = 96
+    path.write_text(json.dumps(config))
+    with pytest.raises(RnnlmError, match="does not fit its config.json .*different model"):
+        LanguageModel.load(run)
+
+
+@pytest.mark.parametrize("name", ["model.pt", "weights.bin", "checkpoint"])
+def test_pickle_files_are_never_loaded(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    torch.save({"weight": torch.zeros(2)}, path)  # a zip of pickles
+    with pytest.raises(RnnlmError, match="never unpickles"):
+        LanguageModel.load(path)
+    path.write_bytes(b"\x80\x04\x95" + b"\x00" * 20)  # a bare pickle stream
+    with pytest.raises(RnnlmError, match="never unpickles"):
+        LanguageModel.load(path)
+
+
+def test_weights_are_device_independent(run: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(run / "best" / "model.safetensors"), "pt") as f:
+        assert all(f.get_tensor(k).device.type == "cpu" for k in f.keys())  # noqa: SIM118
+    lm = LanguageModel.load(run, device="cpu")
+    assert next(lm.model.parameters()).device.type == "cpu"

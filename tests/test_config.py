@@ -1,0 +1,62 @@
+"""Config: durations, validation messages, TOML and JSON round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnlm.config import RunConfig, from_dict, load_json, load_toml, parse_duration
+from rnnlm.errors import RnnlmError
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400),
+                                          ("2.5m", 150), ("45", 45)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["10 minutes", "m", "", "1x"])
+def test_bad_duration(text: str) -> None:
+    with pytest.raises(RnnlmError, match="duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("group,name,value,flag", [
+    ("model", "hidden", 0, "--hidden"), ("model", "layers", -1, "--layers"),
+    ("model", "dropout", 1.0, "--dropout"), ("model", "embedding", -3, "--embedding"),
+    ("data", "batch_size", 0, "--batch-size"), ("data", "seq_len", -5, "--seq-len"),
+    ("data", "val_fraction", 0.0, "--val-fraction"), ("train", "lr", 0.0, "--lr"),
+    ("train", "lr", -1e-3, "--lr"), ("train", "clip", -1.0, "--clip"),
+    ("train", "decay_rate", 1.5, "--decay-rate"), ("train", "max_steps", 0, "--max-steps"),
+    ("model", "cell", "transformerx", "--cell"), ("model", "activation", "swish", "--activation"),
+])
+def test_validation_names_the_flag(group: str, name: str, value: object, flag: str) -> None:
+    config = RunConfig()
+    setattr(getattr(config, group), name, value)
+    with pytest.raises(RnnlmError) as e:
+        config.validate()
+    assert str(e.value).startswith(flag) and "\n" not in str(e.value)
+
+
+def test_tie_weights_needs_equal_sizes() -> None:
+    config = RunConfig()
+    config.model.tie_weights, config.model.embedding, config.model.hidden = True, 64, 128
+    with pytest.raises(RnnlmError, match="--embedding 128"):
+        config.validate()
+
+
+def test_toml_and_json_round_trip(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[model]\nhidden = 64\ncell = "gru"\n[train]\nmax_time = "2m"\n')
+    config = from_dict(load_toml(toml), str(toml)).validate()
+    assert (config.model.hidden, config.model.cell, config.train.max_time) == (64, "gru", 120)
+    config.save(tmp_path / "config.json")
+    assert load_json(tmp_path / "config.json") == config
+
+
+def test_toml_unknown_key(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("[model]\nhiden = 64\n")
+    with pytest.raises(RnnlmError, match="unknown key 'hiden' in \\[model\\]"):
+        from_dict(load_toml(toml), str(toml))

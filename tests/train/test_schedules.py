@@ -1,0 +1,46 @@
+"""Learning-rate schedules: warmup, exponential and staircase, cosine, plateau."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rnnlm.config import TrainConfig
+from rnnlm.train.schedules import Schedule
+
+
+def schedule(**kw: object) -> Schedule:
+    return Schedule(TrainConfig(warmup_steps=0, **kw))
+
+
+def test_exponential_and_staircase() -> None:
+    smooth = schedule(lr_schedule="exponential", decay_rate=0.5, decay_steps=100)
+    assert smooth.factor(150, 0.0) == pytest.approx(0.5 ** 1.5)
+    stairs = schedule(lr_schedule="exponential", decay_rate=0.5, decay_steps=100, staircase=True)
+    assert [stairs.factor(s, 0.0) for s in (0, 99, 100, 250)] == [1, 1, 0.5, 0.25]
+
+
+def test_cosine_follows_the_budget() -> None:
+    s = schedule(lr_schedule="cosine", min_lr_ratio=0.1)
+    assert s.factor(0, 0.0) == 1.0
+    assert s.factor(10, 0.5) == pytest.approx(0.55)
+    assert s.factor(10, 1.0) == pytest.approx(0.1)
+    assert s.factor(10, 1.7) == pytest.approx(0.1)  # stays at the floor
+    fixed = schedule(lr_schedule="cosine", min_lr_ratio=0.0, decay_steps=200)
+    assert fixed.factor(100, 0.99) == pytest.approx(0.5)  # --decay-steps wins over the budget
+
+
+def test_linear_warmup() -> None:
+    s = Schedule(TrainConfig(warmup_steps=10, lr_schedule="constant"))
+    assert [s.factor(i, 0.0) for i in (0, 4, 9, 50)] == [0.1, 0.5, 1.0, 1.0]
+
+
+def test_plateau_reduces_after_patience_and_round_trips() -> None:
+    s = schedule(lr_schedule="plateau", decay_rate=0.5, patience=2)
+    for loss in (3.0, 2.0, 2.1, 2.05):
+        s.observe(loss)
+    assert s.factor(0, 0.0) == 0.5
+    again = schedule(lr_schedule="plateau", decay_rate=0.5, patience=2)
+    again.load_state_dict(s.state_dict())
+    assert again.factor(0, 0.0) == 0.5 and again.best == 2.0 and not math.isinf(again.best)

@@ -1,0 +1,156 @@
+"""Training end to end on real text: it learns, resumes exactly, survives kill -9 while
+checkpointing, clips by global norm, fine-tunes with new characters."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rnnlm.checkpoint import is_complete, recover
+from rnnlm.config import load_json
+from rnnlm.errors import RnnlmError
+from rnnlm.language_model import LanguageModel
+from rnnlm.train.trainer import Trainer, train
+from tests.conftest import tiny_config
+
+
+def test_learns_shakespeare_in_200_steps(shakespeare_100k: Path, tmp_path: Path) -> None:
+    config = tiny_config(shakespeare_100k, max_steps=200, eval_every=100, lr=4e-3)
+    config.model.hidden, config.model.embedding = 256, 32
+    config.data.batch_size, config.data.seq_len = 32, 64
+    run = train(config, out=tmp_path / "run")
+    best = json.loads((run / "best" / "state.json").read_text())["val"]
+    assert best["val_bits_per_char"] < 3.3
+    files = {p.name for p in run.iterdir()}
+    assert files >= {"config.json", "tokenizer.json", "metrics.jsonl", "samples.txt",
+                     "tensorboard", "best", "last"}
+    assert any((run / "tensorboard").iterdir())
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_bits_per_char" in x for x in lines) and lines[-1]["step"] == 200
+    assert (run / "samples.txt").read_text().count("=== step") == 2
+
+
+@pytest.mark.parametrize("cell,activation", [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"),
+                                             ("rnn", "relu"), ("rnn", "softsign"),
+                                             ("rnn", "relu6"), ("rnn", "elu"),
+                                             ("rnn", "softplus"), ("rnn", "sigmoid")])
+def test_every_cell_learns(cell: str, activation: str, shakespeare_100k: Path,
+                           tmp_path: Path) -> None:
+    config = tiny_config(shakespeare_100k, max_steps=150, eval_every=150, sample_length=0,
+                         lr=5e-3)
+    config.model.cell, config.model.activation = cell, activation
+    config.model.hidden, config.data.batch_size = 128, 16
+    run = train(config, out=tmp_path / "run")
+    bpc = json.loads((run / "best" / "state.json").read_text())["val"]["val_bits_per_char"]
+    assert bpc < 4.3  # a context-free (unigram) model of this text needs 4.78 bits/char
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(run / "last" / "model.safetensors"))
+
+
+def test_resume_is_exact(shakespeare_100k: Path, tmp_path: Path) -> None:
+    def config(steps: int):
+        c = tiny_config(shakespeare_100k, max_steps=steps, eval_every=100, lr_schedule="cosine",
+                        decay_steps=400)
+        c.model.layers, c.model.dropout = 2, 0.2  # dropout: the RNG state must resume too
+        return c
+
+    whole = train(config(400), out=tmp_path / "whole")
+    half = train(config(200), out=tmp_path / "half")
+    resumed = load_json(half / "config.json")
+    resumed.train.max_steps = 400
+    train(resumed, resume=half)
+    a, b = weights(whole), weights(half)
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_vocabulary_comes_from_the_training_split(tmp_path: Path, shakespeare: str) -> None:
+    text = tmp_path / "t.txt"
+    text.write_text(shakespeare[:30_000] + "Zoë ∑ü" * 500)  # only the val part has ë, ∑, ü
+    config = tiny_config(text, max_steps=5, eval_every=5, sample_length=0)
+    run = train(config, out=tmp_path / "run")
+    tok = LanguageModel.load(run).tokenizer
+    assert tok.unknown("ë∑ü") == sorted("ë∑ü")
+
+
+def test_clipping_is_by_global_norm(shakespeare_100k: Path, tmp_path: Path) -> None:
+    config = tiny_config(shakespeare_100k, optimizer="sgd", clip=0.01, warmup_steps=0)
+    trainer = Trainer(config, tmp_path / "run", resuming=False)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    x, y, _ = trainer.batches.next()
+    trainer.batches.seek(0, 0)
+    logits, _ = trainer.model(x)
+    torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten()).backward()
+    grads = [p.grad.clone() for p in trainer.model.parameters()]
+    _, norm = trainer.train_step(lr=1.0)  # first SGD-momentum step: update = -lr * clipped grad
+    steps = [b - p.detach() for b, p in zip(before, trainer.model.parameters(), strict=True)]
+    scale = 0.01 / float(norm)
+    assert float(norm) > 0.01  # clipping was active
+    for g, s in zip(grads, steps, strict=True):  # one common scale: the global norm
+        torch.testing.assert_close(s, g * scale, rtol=1e-3, atol=1e-6)
+
+
+def test_fine_tune_adds_new_characters(tiny_run: Path, tmp_path: Path, shakespeare: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "french.txt"
+    text.write_text(shakespeare[:60_000].replace("e", "é"))  # only é is new
+    config = tiny_config(text, max_steps=10, eval_every=10, sample_length=0)
+    config.init_from = str(tiny_run)
+    run = train(config, out=tmp_path / "ft")
+    assert "adding 1 new character(s): \\xe9" in capsys.readouterr().out
+    lm = LanguageModel.load(run)
+    old = LanguageModel.load(tiny_run)
+    assert lm.tokenizer.vocab_size == old.tokenizer.vocab_size + 1
+    assert lm.config.model.hidden == old.config.model.hidden
+    assert lm.score("Thé quéén").unknown_tokens == 0
+
+
+def test_run_directory_is_not_overwritten(tiny_run: Path) -> None:
+    with pytest.raises(RnnlmError, match="already holds a run; continue it with --resume"):
+        train(tiny_config("shakespeare"), out=tiny_run)
+
+
+def test_corpus_shorter_than_one_batch(tmp_path: Path) -> None:
+    text = tmp_path / "short.txt"
+    text.write_text("To be or not to be. " * 10)
+    with pytest.raises(RnnlmError, match="too short.*lower --batch-size or --seq-len"):
+        train(tiny_config(text), out=tmp_path / "run")
+
+
+def test_kill_during_checkpoints_never_breaks_resume(shakespeare_100k: Path,
+                                                     tmp_path: Path) -> None:
+    """kill -9 a run that checkpoints every 2 steps, at random moments; it always resumes."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rnnlm", "train", str(shakespeare_100k), "--out", str(run),
+           "--layers", "1", "--hidden", "256", "--embedding", "16", "--batch-size", "8",
+           "--seq-len", "32", "--eval-every", "2", "--sample-length", "0", "--max-steps", "400",
+           "--precision", "fp32", "--device", "cpu"]
+    rng = random.Random(0)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for attempt in range(4):
+        proc = subprocess.Popen(cmd if attempt == 0 else [*cmd[:4], "--resume", str(run)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while not (run / "last" / "state.json").exists() and time.time() < deadline:
+            time.sleep(0.05)  # wait for the first checkpoint
+        time.sleep(rng.uniform(0.2, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        recover(run / "last")
+        assert is_complete(run / "last"), proc.stdout.read().decode()
+        LanguageModel.load(run, which="last")
+    done = subprocess.run([*cmd[:4], "--resume", str(run)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((run / "last" / "state.json").read_text())["step"] == 400
