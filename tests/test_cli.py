@@ -113,3 +113,16 @@ def test_python_m_entry_point_has_no_traceback(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("rnnlm: error: no such file")
     assert done.stderr.count("\n") == 1
+
+
+def test_toml_config_and_flags_on_top(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      shakespeare_100k: Path) -> None:
+    toml = tmp_path / "exp.toml"
+    toml.write_text(f'[model]\ncell = "gru"\nhidden = 48\n[data]\ncorpus = ["{shakespeare_100k}"]\n'
+                    f'batch_size = 4\nseq_len = 16\n[train]\nmax_steps = 4\neval_every = 4\n')
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(toml), "--hidden", "40", "--out", str(run),
+                 "--sample-length", "0"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["model"]["cell"], saved["model"]["hidden"]) == ("gru", 40)
+    assert saved["train"]["precision"] in ("fp32", "bf16")  # resolved, not "auto"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -66,3 +67,13 @@ def test_unknown_characters_are_counted(tiny_run: Path, tmp_path: Path) -> None:
 def test_no_test_split(tiny_run: Path) -> None:
     with pytest.raises(RnnlmError, match="no test split"):
         evaluate(tiny_run, split="test")
+
+
+def test_changed_corpus_is_noticed(tiny_run: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    for config_file in (run / "config.json", run / "best" / "config.json"):
+        config = json.loads(config_file.read_text())
+        config["data"]["corpus_sha256"] = "0" * 64
+        config_file.write_text(json.dumps(config))
+    with pytest.raises(RnnlmError, match="changed since the run was trained"):
+        evaluate(run)

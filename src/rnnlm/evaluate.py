@@ -21,6 +21,10 @@ def evaluate(run: str | Path, corpus: str | None = None, text: str | Path | None
     data = lm.config.data
     source = [str(text)] if text else ([corpus] if corpus else data.corpus)
     loaded = load_corpus(source)
+    if source == data.corpus and data.corpus_sha256 not in ("", loaded.sha256()):
+        raise RnnlmError(f"the corpus {loaded.name!r} changed since the run was trained (its "
+                         f"sha256 differs), so its splits are not the ones the run used; "
+                         f"score a file with --text instead")
     split = split or ("all" if text else "val")
     if split == "all":
         body = "".join(loaded.splits(data.val_fraction, data.test_fraction).values())

@@ -11,7 +11,7 @@ from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
 from rnnlm.errors import RnnlmError
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.runtime import pick_device, pick_precision
+from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision
 from rnnlm.sampling import Sampling, generate_ids
 from rnnlm.scoring import EvalResult, summarize, token_nats, write_per_token
 from rnnlm.tokenizers import Tokenizer
@@ -32,7 +32,8 @@ class LanguageModel:
         ckpt = resolve(path, which)
         dev = pick_device(device)
         model, tokenizer, config = load_model_dir(ckpt, dev)
-        prec = pick_precision(precision or config.train.precision, dev)
+        trained = config.train.precision  # the same numbers as in training, where possible
+        prec = pick_precision(precision or (trained if bf16_is_fast(dev) else "fp32"), dev)
         return cls(model, tokenizer, config, dev, prec, ckpt)
 
     def encode_prime(self, prime: str) -> torch.Tensor:

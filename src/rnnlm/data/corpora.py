@@ -49,6 +49,13 @@ class Corpus:
     texts: dict[str, str]
     origin: str
 
+    def sha256(self) -> str:
+        """Fingerprint of the text, stored in a run's config to notice a changed corpus."""
+        h = hashlib.sha256()
+        for text in self.texts.values():
+            h.update(text.encode("utf-8"))
+        return h.hexdigest()
+
     def splits(self, val_fraction: float, test_fraction: float = 0.0) -> dict[str, str]:
         """Train/val/test texts: the official ones, else by position (last part is held out)."""
         if "all" in self.texts:

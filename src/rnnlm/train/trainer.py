@@ -4,7 +4,6 @@ full-pass validation, samples, TensorBoard logs and exactly resumable checkpoint
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from pathlib import Path
@@ -90,7 +89,7 @@ class Trainer:
         torch.manual_seed(t.seed)
 
         corpus = load_corpus(config.data.corpus)
-        digest = hashlib.sha256("".join(corpus.texts.values()).encode()).hexdigest()
+        digest = corpus.sha256()
         if resuming and config.data.corpus_sha256 not in ("", digest):
             raise RnnlmError(f"the corpus {corpus.name!r} changed since this run started; "
                              f"resuming would train on other text. Start a new run")
@@ -278,10 +277,10 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
             raise RnnlmError(f"{run_dir} is not a run directory (no config.json); give the "
                              f"folder that `rnnlm train` created")
         recover(run_dir / "last")
-        if not is_complete(run_dir / "last"):
-            raise RnnlmError(f"{run_dir} has no complete last/ checkpoint to resume from; "
-                             f"start a new run")
         config = config or load_json(run_dir / "config.json")
+        if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
+            print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
+            resume = None
     else:
         if config is None:
             raise RnnlmError("train needs a config (or resume=RUN)")
