@@ -31,6 +31,6 @@ def demo(max_time: float = 210.0) -> Path:
     config.train.max_time = max_time
     run = train(config, out=new_run_dir(f"demo-{name}"))
     print(f"\nthree samples from {run} (temperature 0.8):")
-    prime = "ROMEO:" if name == "shakespeare" else "def "
+    prime = "ROMEO:\n" if name == "shakespeare" else "def "
     sample(run, prime=prime, length=400, num=3, seed=0)
     return run
