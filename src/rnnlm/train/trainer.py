@@ -36,7 +36,7 @@ from rnnlm.models.rnn import (
 )
 from rnnlm.runtime import autocast, pick_device, pick_precision
 from rnnlm.sampling import Sampling
-from rnnlm.scoring import LN2, token_nats
+from rnnlm.scoring import LN2
 from rnnlm.tokenizers import CharTokenizer, Tokenizer, load_tokenizer, save_tokenizer
 from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
 from rnnlm.train.progress import Progress, fmt_duration
@@ -114,11 +114,10 @@ class Trainer:
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, t, self.device)
         self.schedule = Schedule(t)
-        encode = self.tokenizer.encode
-        self.batches = StreamBatches(torch.as_tensor(encode(splits["train"]), device=self.device),
-                                     config.data.batch_size, config.data.seq_len, t.seed)
-        self.val_ids = torch.as_tensor(encode(splits["val"]), device=self.device)
-        self.val_chars = len(splits["val"]) - len(self.tokenizer.decode(self.val_ids[:1].cpu()))
+        train_ids = torch.as_tensor(self.tokenizer.encode(splits["train"]), device=self.device)
+        self.batches = StreamBatches(train_ids, config.data.batch_size, config.data.seq_len,
+                                     t.seed)
+        self.val_text = splits["val"]
         self.hidden = None
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
@@ -192,10 +191,9 @@ class Trainer:
 
     def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
         """Full pass over the validation split; saves best/ on improvement and last/ always."""
-        nats = token_nats(self.model, self.val_ids, self.precision)
-        total = float(nats.double().sum())
-        val = {"val_nats_per_token": total / len(nats),
-               "val_bits_per_char": total / LN2 / self.val_chars}
+        result = self.lm.score(self.val_text)  # exactly what `rnnlm eval --split val` computes
+        val = {"val_nats_per_token": result.nats_per_token,
+               "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
         if improved:
@@ -302,5 +300,5 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
     trainer.run()
     print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
           f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "
-          f"{trainer.val_chars:,} characters); sample with: rnnlm sample {run_dir}")
+          f"{trainer.best['val_characters']:,} characters); sample with: rnnlm sample {run_dir}")
     return run_dir
