@@ -53,7 +53,7 @@ class ModelConfig:
     cell: str = opt("lstm", "recurrent cell", choices=CELLS)
     activation: str = opt("tanh", "Elman (--cell rnn) activation", choices=ACTIVATIONS)
     layers: int = opt(2, "stacked recurrent layers", check=POSITIVE)
-    hidden: int = opt(512, "hidden units per layer", check=POSITIVE)
+    hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
     embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors", check=NON_NEGATIVE)
     dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head",
                          check=UNIT_OPEN)
@@ -81,7 +81,8 @@ class TrainConfig:
 
     optimizer: str = opt("adamw", "optimizer", choices=OPTIMIZERS)
     lr: float = opt(3e-3, "peak learning rate", check=POSITIVE)
-    weight_decay: float = opt(0.0, "decoupled weight decay (adamw) or L2 (others)",
+    weight_decay: float | None = opt(None, "weight decay on matrices: decoupled with adamw "
+                                     "(default 0.3), L2 with the others (default 0)",
                               check=NON_NEGATIVE)
     clip: float = opt(1.0, "clip gradients to this global L2 norm; 0 turns clipping off",
                       check=NON_NEGATIVE)

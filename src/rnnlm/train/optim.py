@@ -16,7 +16,7 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device
     params = [p for p in model.parameters() if p.requires_grad]
     matrices = [p for p in params if p.dim() >= 2]
     vectors = [p for p in params if p.dim() < 2]
-    groups = [{"params": matrices, "weight_decay": cfg.weight_decay},
+    groups = [{"params": matrices, "weight_decay": cfg.weight_decay or 0.0},
               {"params": vectors, "weight_decay": 0.0}]
     fused = device.type in ("cpu", "cuda")
     if cfg.optimizer == "adamw":

@@ -44,6 +44,7 @@ from rnnlm.train.runlog import RunLog
 from rnnlm.train.schedules import Schedule
 
 DEFAULT_MAX_TIME = 600.0  # seconds, when neither --max-steps nor --max-time is given
+ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
 LOG_EVERY_S = 1.0  # how often the bar (and the loss read-back from the device) refreshes
 
 
@@ -84,6 +85,8 @@ class Trainer:
         t = config.train
         if t.max_steps is None and t.max_time is None:
             t.max_time = DEFAULT_MAX_TIME
+        if t.weight_decay is None:
+            t.weight_decay = ADAMW_DECAY if t.optimizer == "adamw" else 0.0
         self.device = pick_device(t.device)
         t.precision = self.precision = pick_precision(t.precision, self.device)
         torch.manual_seed(t.seed)
