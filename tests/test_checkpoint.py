@@ -98,3 +98,29 @@ def test_weights_are_device_independent(run: Path) -> None:
         assert all(f.get_tensor(k).device.type == "cpu" for k in f.keys())  # noqa: SIM118
     lm = LanguageModel.load(run, device="cpu")
     assert next(lm.model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_checkpoints_cross_between_cuda_and_cpu(run: Path, tmp_path: Path,
+                                                shakespeare_100k: Path) -> None:
+    from rnnlm.config import load_json
+    from rnnlm.train.trainer import train
+    from tests.conftest import tiny_config
+
+    text = shakespeare_100k.read_text(encoding="utf-8")[-4000:]
+
+    def nats(path: Path, device: str) -> float:
+        return LanguageModel.load(path, device=device, precision="fp32").score(text).nats_per_token
+
+    # written on the CPU, read on the GPU (cuDNN may use TF32: agree to 1e-2 nats/token)
+    assert abs(nats(run, "cpu") - nats(run, "cuda")) < 1e-2
+    # written on the GPU (bf16 training), read, scored and sampled on the CPU; resumed on the CPU
+    gpu_run = train(tiny_config(shakespeare_100k, device="cuda", precision="bf16", max_steps=40,
+                                eval_every=20), out=tmp_path / "gpu")
+    assert abs(nats(gpu_run, "cuda") - nats(gpu_run, "cpu")) < 1e-2
+    lm = LanguageModel.load(gpu_run, device="cpu")
+    assert len(lm.sample("ROMEO:", length=50, seed=0)[0]) == 50
+    config = load_json(gpu_run / "config.json")
+    config.train.device, config.train.max_steps = "cpu", 60
+    train(config, resume=gpu_run)
+    assert json.loads((gpu_run / "last" / "state.json").read_text())["step"] == 60

@@ -9,6 +9,7 @@ which `recover` puts back under NAME/. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ def save_checkpoint(path: Path, model: RNNLanguageModel, config: RunConfig, toke
     partial, old = path.with_name(path.name + ".partial"), path.with_name(path.name + ".old")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    save_model(model, str(partial / MODEL))
+    save_weights(model, partial / MODEL)
     if tensors:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                   str(partial / TRAINER))
@@ -129,8 +130,16 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
     return model.to(device).eval(), tokenizer, config
 
 
+def save_weights(model: RNNLanguageModel, file: Path) -> None:
+    """Weights as safetensors, written from a CPU copy when the model is on a GPU (where cuDNN
+    packs each RNN's weights into one buffer, which safetensors refuses to save in pieces)."""
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        model = copy.deepcopy(model).cpu()
+    save_model(model, str(file))
+
+
 def load_weights(model: RNNLanguageModel, file: Path) -> None:
-    """Load safetensors weights into model, with one-line errors for damage and mismatch."""
+    """Load safetensors weights into a CPU model; one-line errors for damage and mismatch."""
     try:
         load_model(model, str(file), strict=True)
     except SafetensorError as e:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlm.checkpoint import (
+    MODEL,
     TRAINER,
     is_complete,
     load_model_dir,
@@ -112,7 +113,9 @@ class Trainer:
         config.validate()
 
         self.model = RNNLanguageModel(config.model)
-        if weights is not None:
+        if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
+            load_weights(self.model, run_dir / "last" / MODEL)
+        elif weights is not None:
             self.model.load_state_dict(weights)
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, t, self.device)
@@ -132,9 +135,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def restore(self, ckpt: Path) -> None:
-        """Continue exactly where `ckpt` left off: weights, optimizer, schedule, RNG, data."""
+        """Continue where `ckpt` left off: optimizer, schedule, RNG, data (weights: __init__)."""
         state = read_state(ckpt)
-        load_weights(self.model, ckpt / "model.safetensors")
         tensors = load_tensors(ckpt / TRAINER)
         load_optimizer_state(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
                                               if k.startswith("optim.")}, state["optimizer"])
