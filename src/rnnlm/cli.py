@@ -110,7 +110,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     sample(args.run, prime=unescape(args.prime), length=args.length,
            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
            greedy=args.greedy, num=args.num, seed=args.seed,
-           stop=unescape(args.stop) if args.stop else None, checkpoint=args.checkpoint,
+           stop=unescape(args.stop) if args.stop else None, documents=args.documents,
+           checkpoint=args.checkpoint,
            device=args.device)
 
 
@@ -120,7 +121,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
     result = evaluate(args.run, corpus=args.corpus, text=args.text, split=args.split,
                       per_token=args.per_token, checkpoint=args.checkpoint, device=args.device,
-                      precision=args.precision)
+                      precision=args.precision, documents=args.documents)
     if args.json:
         print(json.dumps(result.to_dict()))
         return
@@ -136,10 +137,19 @@ def cmd_eval(args: argparse.Namespace) -> None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> None:
-    """rnnlm corpus list | get NAME."""
+    """rnnlm corpus list | get NAME | arxiv --query Q --max N --out FILE."""
     from rnnlm.data.corpora import get_corpus, list_corpora
 
-    if args.action == "list":
+    if args.action == "arxiv":
+        from rnnlm.data.arxiv import build_arxiv
+
+        if not args.query or not args.out:
+            raise RnnlmError("corpus arxiv needs --query and --out, e.g. --query "
+                             "'cat:cs.NE OR cat:cs.LG' --max 7200 --out abstracts.txt")
+        added = build_arxiv(args.query, args.max, args.out, api_url=args.api_url,
+                            delay=args.delay)
+        print(f"added {added:,} abstracts to {args.out} (ids in {args.out}.ids)")
+    elif args.action == "list":
         for name, where, description in list_corpora():
             print(f"{name:<15}{where:<12}{description}")
     else:
@@ -173,7 +183,8 @@ def build_parser() -> Parser:
     p = verbs.add_parser("sample", help="generate text from a trained model")
     p.add_argument("run", help="run directory or checkpoint directory")
     p.add_argument("--prime", default="", help=r"text to start from (\n for newline)")
-    p.add_argument("--length", type=int, default=500, help="tokens to generate")
+    p.add_argument("--length", type=int,
+                   help="tokens to generate (default 500; a document: up to 10,000)")
     p.add_argument("--temperature", type=float, default=0.8, help="divides the logits")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
     p.add_argument("--top-p", type=float, help="sample from the smallest set with this mass")
@@ -181,6 +192,8 @@ def build_parser() -> Parser:
     p.add_argument("--num", type=int, default=1, help="independent samples")
     p.add_argument("--seed", type=int, help="random seed (default: fresh)")
     p.add_argument("--stop", help=r"stop a sample once it ends with this text (\n allowed)")
+    p.add_argument("--documents", type=int, metavar="N",
+                   help="documents-mode runs: N whole documents, each to its end token")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.set_defaults(func=cmd_sample)
@@ -191,6 +204,9 @@ def build_parser() -> Parser:
     p.add_argument("--text", help="a text file to score whole (or split with --split)")
     p.add_argument("--split", choices=("all", "train", "val", "test"),
                    help="part to score (default: val of a corpus, all of --text)")
+    p.add_argument("--documents", metavar="FORMAT",
+                   help="documents-mode runs: how the text splits into documents (lines, "
+                        "blank, jsonl:FIELD; default: the run's); each scored from a zero state")
     p.add_argument("--per-token", metavar="OUT.tsv", help="write every token's log-probability")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best")
@@ -199,9 +215,17 @@ def build_parser() -> Parser:
                    help="default: the run's training precision")
     p.set_defaults(func=cmd_eval)
 
-    p = verbs.add_parser("corpus", help="list or fetch named corpora")
-    p.add_argument("action", choices=("list", "get"))
+    p = verbs.add_parser("corpus", help="list or fetch named corpora; build an arXiv corpus")
+    p.add_argument("action", choices=("list", "get", "arxiv"))
     p.add_argument("name", nargs="?", help="corpus to fetch (get)")
+    arxiv = p.add_argument_group("arxiv: abstracts from the arXiv API, one per line")
+    arxiv.add_argument("--query", help="arXiv search query, e.g. 'cat:cs.NE OR cat:cs.LG'")
+    arxiv.add_argument("--max", type=int, default=7200, help="abstracts wanted in all")
+    arxiv.add_argument("--out", help="abstracts file (appended to; ids go to OUT.ids)")
+    arxiv.add_argument("--api-url", default="http://export.arxiv.org/api/query",
+                       help="an endpoint with the arXiv API's interface (a mirror)")
+    arxiv.add_argument("--delay", type=float, default=3.0,
+                       help="seconds between requests (the API's terms ask for 3)")
     p.set_defaults(func=cmd_corpus)
 
     p = verbs.add_parser("demo", help="train on the default corpus and print samples")

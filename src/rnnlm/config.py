@@ -28,6 +28,7 @@ OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+MODES = ("stream", "documents")
 
 Check = tuple[Callable[[Any], bool], str]
 POSITIVE: Check = (lambda v: v > 0, "greater than 0")
@@ -70,8 +71,23 @@ class DataConfig:
                               check=FRACTION)
     test_fraction: float = opt(0.0, "fraction after the validation part held out for testing",
                                check=UNIT_OPEN)
-    seq_len: int = opt(128, "tokens per truncated-BPTT window", check=POSITIVE)
-    batch_size: int = opt(32, "parallel columns of the token stream", check=POSITIVE)
+    mode: str | None = opt(None, "stream: the text as parallel columns, state carried; "
+                           "documents: each document from a zero state (default: documents "
+                           "when --documents is given, else stream)", choices=MODES)
+    documents: str | None = opt(None, "how the corpus splits into documents: lines, blank "
+                                "(blank-line separated), jsonl:FIELD (default in documents "
+                                "mode: lines)")
+    seq_len: int = opt(128, "stream mode: tokens per truncated-BPTT window", check=POSITIVE)
+    batch_size: int = opt(32, "parallel columns of the stream, or documents per batch",
+                          check=POSITIVE)
+    pack: bool = opt(True, "documents mode: run the RNN on packed sequences of true lengths "
+                     "(--no-pack: pad and mask the loss)")
+    bucket: bool = opt(True, "documents mode: batch documents of similar length together "
+                       "(--no-bucket: random batches, more padding)")
+    max_length: int | None = opt(None, "documents mode: truncate longer documents to this many "
+                                 "tokens (counted in a warning)", check=POSITIVE)
+    chunk: int | None = opt(None, "documents mode: cut documents into pieces of this many "
+                            "tokens that carry the state from piece to piece", check=POSITIVE)
     corpus_sha256: str = opt("", "sha256 of the corpus text, set when training", cli=False)
 
 
@@ -130,6 +146,15 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check every field and the rules between fields; raise a one-line RnnlmError."""
+        d = self.data
+        d.mode = d.mode or ("documents" if d.documents else "stream")
+        if d.mode == "documents":
+            from rnnlm.data.documents import check_format
+
+            d.documents = check_format(d.documents or "lines")
+        elif d.documents or d.chunk or d.max_length:
+            raise RnnlmError("--documents, --chunk and --max-length belong to documents mode; "
+                             "drop --mode stream (or give --mode documents)")
         for group in (self.model, self.data, self.train):
             for f in dataclasses.fields(group):
                 check_value(f, getattr(group, f.name))

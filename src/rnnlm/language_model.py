@@ -9,11 +9,18 @@ import torch
 
 from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
+from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.models.rnn import RNNLanguageModel
 from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision
 from rnnlm.sampling import Sampling, generate_ids
-from rnnlm.scoring import EvalResult, summarize, token_nats, write_per_token
+from rnnlm.scoring import (
+    EvalResult,
+    document_nats,
+    summarize,
+    token_nats,
+    write_per_token,
+)
 from rnnlm.tokenizers import Tokenizer
 
 
@@ -36,21 +43,32 @@ class LanguageModel:
         prec = pick_precision(precision or (trained if bf16_is_fast(dev) else "fp32"), dev)
         return cls(model, tokenizer, config, dev, prec, ckpt)
 
+    @property
+    def boundaries(self) -> Boundaries | None:
+        """The begin/end-of-document ids of a documents-mode model (None in stream mode)."""
+        return Boundaries.after(self.tokenizer) if self.config.data.mode == "documents" else None
+
     def encode_prime(self, prime: str) -> torch.Tensor:
-        """Prime text → ids (1, P); refuses characters the model has never seen."""
+        """Prime text → ids (1, P), after BOD for a documents model; refuses characters the
+        model has never seen."""
         unknown = self.tokenizer.unknown(prime)
         if unknown:
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in unknown[:5])
             raise RnnlmError(f"the prime has {len(unknown)} character(s) outside the model's "
                              f"vocabulary: {shown}; remove them, or train on text that has them")
-        if not prime:  # start from a newline, as after the end of a paragraph
-            prime = "\n" if not self.tokenizer.unknown("\n") else self.tokenizer.decode([1])
-        return torch.as_tensor(self.tokenizer.encode(prime), device=self.device)[None]
+        ids = torch.as_tensor(self.tokenizer.encode(prime), dtype=torch.int64)
+        if self.boundaries:  # a document starts after BOD
+            ids = torch.cat([torch.tensor([self.boundaries.bod]), ids])
+        elif not prime:  # start from a newline, as after the end of a paragraph
+            start = "\n" if not self.tokenizer.unknown("\n") else self.tokenizer.decode([1])
+            ids = torch.as_tensor(self.tokenizer.encode(start), dtype=torch.int64)
+        return ids.to(self.device)[None]
 
     def generate(self, prime: str = "", length: int = 500, num: int = 1,
                  sampling: Sampling | None = None, seed: int | None = None,
                  stop: str | None = None) -> Iterator[list[str]]:
-        """Yield, per step, the new text of each of `num` streams ('' once a stream stopped)."""
+        """Yield, per step, the new text of each of `num` streams ('' once a stream stopped:
+        at `stop`, or, for a documents model, at the end of the document)."""
         s = (sampling or Sampling()).validate()
         if length < 1 or num < 1:
             raise RnnlmError(f"--length and --num must be 1 or more (got {length} and {num})")
@@ -62,10 +80,13 @@ class LanguageModel:
             gen.manual_seed(seed)
         texts = [""] * num
         done = [False] * num
-        for ids in generate_ids(self.model, prime_ids, length, s, self.tokenizer.special_ids(),
-                                gen, self.precision):
+        b = self.boundaries
+        banned = self.tokenizer.special_ids() + ([b.bod] if b else [])
+        for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision):
             pieces = []
             for i, token in enumerate(ids.tolist()):
+                if b and token == b.eod:
+                    done[i] = True
                 piece = "" if done[i] else self.tokenizer.decode([token])
                 texts[i] += piece
                 done[i] = done[i] or bool(stop and texts[i].endswith(stop))
@@ -96,3 +117,24 @@ class LanguageModel:
             pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
             write_per_token(Path(per_token), pieces, nats)
         return summarize(nats, text[context:], unknown)
+
+    def score_documents(self, docs: list[str], per_token: str | Path | None = None
+                        ) -> EvalResult:
+        """Scores of documents, each from a zero state after BOD, its EOD included (counted as
+        one character), the way a documents model is used."""
+        b = self.boundaries
+        if b is None:
+            raise RnnlmError("this model was trained in stream mode and has no document "
+                             "boundary tokens; score the text without --documents")
+        seqs = encode_documents(self.tokenizer, docs, b)
+        nats = document_nats(self.model, seqs, self.device, self.precision)
+        flat = torch.cat(nats)
+        unk = self.tokenizer.unk_id
+        unknown = sum(int((s[1:] == unk).sum()) for s in seqs) if unk is not None else 0
+        characters, nbytes = document_characters(docs)
+        if per_token:
+            pieces = [self.tokenizer.decode([i]) if i != b.eod else "\n"
+                      for s in seqs for i in s[1:].tolist()]
+            write_per_token(Path(per_token), pieces, flat)
+        return EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
+                          characters=characters, bytes=nbytes, unknown_tokens=unknown)

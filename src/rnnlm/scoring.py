@@ -13,9 +13,11 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rnnlm.data.buckets import pad_batch
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
 from rnnlm.models.rnn import RNNLanguageModel, State, map_state
@@ -105,6 +107,36 @@ def token_nats(model: RNNLanguageModel, ids: torch.Tensor, precision: str = "fp3
         out[:, t: t + window] = -logp.gather(-1, targets[:, t: t + window, None]).squeeze(-1)
     model.train(was_training)
     return out.reshape(-1)[:scored].cpu()
+
+
+@torch.no_grad()
+def document_nats(model: RNNLanguageModel, seqs: list[np.ndarray], device: torch.device,
+                  precision: str = "fp32", budget: int = 1 << 24) -> list[torch.Tensor]:
+    """Per document (ids BOD .. EOD), -ln p of each predicted token from a zero state (nats).
+
+    Documents of similar length are batched and right-padded: a left-to-right RNN's outputs
+    at real positions do not depend on the padding after them, so no packing is needed.
+    """
+    was_training = model.training
+    model.eval()
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    per_batch = max(1, budget // model.cfg.vocab_size)  # logits cells per forward call
+    out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and (end + 1 - start) * len(seqs[order[end]]) <= per_batch:
+            end += 1
+        rows = order[start:end]
+        inputs, targets, lengths = pad_batch([seqs[i] for i in rows], device)  # (B, T) each
+        logits, _ = _forward(model, inputs, None, precision)  # (B, T, V)
+        nats = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0),
+                               reduction="none")  # (B, T)
+        for row, i in enumerate(rows):
+            out[i] = nats[row, : lengths[row]].cpu()
+        start = end
+    model.train(was_training)
+    return out
 
 
 def summarize(nats: torch.Tensor, scored_text: str, unknown_tokens: int) -> EvalResult:

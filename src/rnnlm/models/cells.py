@@ -48,12 +48,17 @@ class ElmanRNN(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run all layers over the sequence; the input projection is one GEMM per layer."""
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run all layers over the sequence; the input projection is one GEMM per layer.
+        With lengths (B,), a row's state stops changing after its last real step."""
         batch, steps, _ = x.shape  # (B, T, I)
         if h0 is None:
             h0 = x.new_zeros(self.num_layers, batch, self.hidden_size)  # (L, B, H)
+        live = None
+        if lengths is not None:
+            live = torch.arange(steps)[None, :] < lengths.cpu()[:, None]  # (B, T)
+            live = live.to(x.device)[:, :, None]  # (B, T, 1)
         finals = []
         for k in range(self.num_layers):
             w_hh = getattr(self, f"weight_hh_l{k}")
@@ -62,7 +67,8 @@ class ElmanRNN(nn.Module):
             h = h0[k]  # (B, H)
             outputs = []
             for t in range(steps):
-                h = self.act(xw[:, t] + h @ w_hh.t())  # (B, H)
+                new = self.act(xw[:, t] + h @ w_hh.t())  # (B, H)
+                h = new if live is None else torch.where(live[:, t], new, h)
                 outputs.append(h)
             x = torch.stack(outputs, dim=1)  # (B, T, H)
             finals.append(h)

@@ -11,11 +11,13 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlm.config import ModelConfig
 from rnnlm.models.cells import ElmanRNN
 
 State = torch.Tensor | tuple[torch.Tensor, ...]  # h (L, B, H), or (h, c) for the LSTM
+IGNORE = -100  # the target id of padding: lm_loss skips it
 
 
 def make_recurrent(cfg: ModelConfig, input_size: int) -> nn.Module:
@@ -46,19 +48,38 @@ class RNNLanguageModel(nn.Module):
         if cfg.tie_weights:
             self.head.weight = self.embed.weight  # (V, H) shared
 
-    def forward(self, ids: torch.Tensor, state: State | None = None
-                ) -> tuple[torch.Tensor, State]:
-        """Logits for the next token after each input token, and the final state."""
+    def forward(self, ids: torch.Tensor, state: State | None = None,
+                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """Logits for the next token after each input token, and the final state.
+
+        With lengths (B,) (true lengths of right-padded rows), each row's final state is the
+        one after its last real token; padded positions' logits are meaningless.
+        """
         if self.embed is not None:
             x = self.embed(ids)  # (B, T, E)
         else:
             x = F.one_hot(ids, self.cfg.vocab_size).float()  # (B, T, V), the lecture's input
-        out, state = self.rnn(self.drop(x), state)  # (B, T, H)
+        x = self.drop(x)
+        if lengths is None:
+            out, state = self.rnn(x, state)  # (B, T, H)
+        elif isinstance(self.rnn, ElmanRNN):
+            out, state = self.rnn(x, state, lengths)  # (B, T, H)
+        else:  # the fused kernels skip padding when given a packed sequence
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            out, state = self.rnn(packed, state)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
         return self.head(self.drop(out)), state  # (B, T, V)
 
     def num_parameters(self) -> int:
         """Trainable parameters, shared ones counted once."""
         return sum(p.numel() for p in self.parameters())
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in nats over the real tokens: logits (B, T, V), targets (B, T) with
+    padding marked IGNORE, so padding never changes the loss."""
+    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
 
 
 def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: State) -> State:
@@ -82,24 +103,30 @@ def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -
     return tuple(parts) if len(parts) > 1 else parts[0]
 
 
-def grow_vocab(weights: dict[str, torch.Tensor], cfg: ModelConfig, new_size: int
-               ) -> dict[str, torch.Tensor]:
-    """Weights of a model with cfg.vocab_size ids resized to new_size ids (new ids at the end):
-    new embeddings are the mean embedding, new outputs start as the least likely token."""
+def grow_vocab(weights: dict[str, torch.Tensor], cfg: ModelConfig, new_size: int,
+               at: int | None = None) -> dict[str, torch.Tensor]:
+    """Weights of a model with cfg.vocab_size ids resized to new_size ids, the new ids inserted
+    at id `at` (default: the end): new embeddings are the mean embedding, new outputs start as
+    the least likely token."""
     old = cfg.vocab_size
+    at = old if at is None else at
     extra = new_size - old
+
+    def insert(w: torch.Tensor, rows: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        return torch.cat([w.narrow(dim, 0, at), rows, w.narrow(dim, at, old - at)], dim=dim)
+
     out = dict(weights)
     if "embed.weight" in out:
         e = out["embed.weight"]  # (V, E)
-        out["embed.weight"] = torch.cat([e, e.mean(0, keepdim=True).expand(extra, -1)])
+        out["embed.weight"] = insert(e, e.mean(0, keepdim=True).expand(extra, -1))
     else:
         w = out["rnn.weight_ih_l0"]  # (G*H, V): one-hot input columns
-        out["rnn.weight_ih_l0"] = torch.cat([w, w.new_zeros(w.shape[0], extra)], dim=1)
+        out["rnn.weight_ih_l0"] = insert(w, w.new_zeros(w.shape[0], extra), dim=1)
     if cfg.tie_weights:
         out["head.weight"] = out["embed.weight"]
     else:
         w = out["head.weight"]  # (V, H)
-        out["head.weight"] = torch.cat([w, w.new_zeros(extra, w.shape[1])])
+        out["head.weight"] = insert(w, w.new_zeros(extra, w.shape[1]))
     b = out["head.bias"]  # (V,)
-    out["head.bias"] = torch.cat([b, b.min().expand(extra)])
+    out["head.bias"] = insert(b, b.min().expand(extra))
     return out

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from rnnlm.checkpoint import (
     MODEL,
@@ -25,12 +24,15 @@ from rnnlm.checkpoint import (
 )
 from rnnlm.config import RunConfig, load_json
 from rnnlm.data.batching import StreamBatches
+from rnnlm.data.buckets import DocumentBatches
 from rnnlm.data.corpora import load_corpus
+from rnnlm.data.documents import Boundaries, cut_documents, encode_documents, split_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.rnn import (
     RNNLanguageModel,
     grow_vocab,
+    lm_loss,
     map_state,
     state_from_tensors,
     state_tensors,
@@ -62,19 +64,29 @@ def new_run_dir(name: str) -> Path:
 def fine_tune_start(config: RunConfig, train_text: str
                     ) -> tuple[Tokenizer, dict[str, torch.Tensor]]:
     """Tokenizer and weights to start from --init-from: its architecture and vocabulary, plus
-    any characters of the new training text that the vocabulary lacks (added at the end)."""
+    any characters of the new training text that the vocabulary lacks (added after the
+    tokenizer's ids) and, for a stream model fine-tuned on documents, the boundary ids."""
     src = resolve(config.init_from)
     old_model, tokenizer, old_config = load_model_dir(src)
+    was_docs, docs = old_config.data.mode == "documents", config.data.mode == "documents"
+    if was_docs and not docs:
+        raise RnnlmError(f"{src} is a documents-mode model; fine-tune it with --documents "
+                         f"(its vocabulary holds document boundaries)")
     weights = old_model.state_dict()
+    known = tokenizer.vocab_size
     added = tokenizer.unknown(train_text)
     tokenizer.extend(train_text)
-    if added:
-        weights = grow_vocab(weights, old_config.model, tokenizer.vocab_size)
+    model_cfg = old_config.model
+    if added:  # new ids go right after the tokenizer's old ones (before BOD/EOD, if any)
+        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + len(added), at=known)
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + len(added))
+    if docs and not was_docs:
+        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + 2)
     shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
     print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
           f"vocabulary" + (f", adding {len(added)} new character(s): {shown}" if added else ""))
     config.model = dataclasses.replace(old_config.model, dropout=config.model.dropout,
-                                       vocab_size=tokenizer.vocab_size)
+                                       vocab_size=tokenizer.vocab_size + 2 * docs)
     return tokenizer, weights
 
 
@@ -98,18 +110,26 @@ class Trainer:
             raise RnnlmError(f"the corpus {corpus.name!r} changed since this run started; "
                              f"resuming would train on other text. Start a new run")
         config.data.corpus_sha256 = digest
-        splits = corpus.splits(config.data.val_fraction, config.data.test_fraction)
-        if not splits["train"] or len(splits["val"]) < 2:
-            raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training and "
-                             f"validation text; give more text")
+        d = config.data
+        if d.mode == "documents":
+            docs = split_documents(corpus.texts, d.documents, corpus.name, d.val_fraction,
+                                   d.test_fraction)
+            train_text, self.val_docs = "\n".join(docs["train"]), docs["val"]
+        else:
+            splits = corpus.splits(d.val_fraction, d.test_fraction)
+            train_text, self.val_text = splits["train"], splits["val"]
+            if not train_text or len(self.val_text) < 2:
+                raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training "
+                                 f"and validation text; give more text")
         weights = None
         if resuming:
             self.tokenizer = load_tokenizer(run_dir / "tokenizer.json")
         elif config.init_from:
-            self.tokenizer, weights = fine_tune_start(config, splits["train"])
+            self.tokenizer, weights = fine_tune_start(config, train_text)
         else:
-            self.tokenizer = CharTokenizer.fit(splits["train"])  # vocabulary: training text only
-        config.model.vocab_size = self.tokenizer.vocab_size
+            self.tokenizer = CharTokenizer.fit(train_text)  # vocabulary: training text only
+        extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
+        config.model.vocab_size = self.tokenizer.vocab_size + extra
         config.validate()
 
         self.model = RNNLanguageModel(config.model)
@@ -120,10 +140,14 @@ class Trainer:
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, t, self.device)
         self.schedule = Schedule(t)
-        train_ids = torch.as_tensor(self.tokenizer.encode(splits["train"]), device=self.device)
-        self.batches = StreamBatches(train_ids, config.data.batch_size, config.data.seq_len,
-                                     t.seed)
-        self.val_text = splits["val"]
+        self.batches: StreamBatches | DocumentBatches
+        if d.mode == "documents":
+            seqs = encode_documents(self.tokenizer, docs["train"], Boundaries.after(self.tokenizer))
+            self.batches = DocumentBatches(cut_documents(seqs, d.max_length, d.chunk),
+                                           d.batch_size, t.seed, d.bucket, self.device)
+        else:
+            train_ids = torch.as_tensor(self.tokenizer.encode(train_text), device=self.device)
+            self.batches = StreamBatches(train_ids, d.batch_size, d.seq_len, t.seed)
         self.hidden = None
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
@@ -146,6 +170,8 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.hidden = state_from_tensors(tensors, self.device)
         self.batches.seek(**state["position"])
+        if isinstance(self.batches, DocumentBatches):
+            self.batches.load_carried(tensors)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.tokens_seen, self.best = state["tokens_seen"], state["best"]
         self.last_val = state["val"]
@@ -157,7 +183,10 @@ class Trainer:
         tensors = None
         if which == "last":
             tensors, meta = optimizer_state(self.optimizer)
-            tensors = {**tensors, **state_tensors(self.hidden), "rng.cpu": torch.get_rng_state()}
+            carried = self.batches.carried_tensors() \
+                if isinstance(self.batches, DocumentBatches) else {}
+            tensors = {**tensors, **state_tensors(self.hidden), **carried,
+                       "rng.cpu": torch.get_rng_state()}
             if self.device.type == "cuda":
                 tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
             state.update(optimizer=meta, schedule=self.schedule.state_dict(),
@@ -175,28 +204,41 @@ class Trainer:
         return max(by_steps, by_time)
 
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step on the next window; returns (loss in nats, gradient norm)."""
-        x, y, epoch_start = self.batches.next()  # (B, T) each
-        if epoch_start:
-            self.hidden = None
+        """One optimizer step on the next window or document batch; returns (loss in nats per
+        real token, gradient norm)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with autocast(self.device, self.precision):
-            logits, hidden = self.model(x, self.hidden)  # (B, T, V)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        if isinstance(self.batches, DocumentBatches):
+            batch, _ = self.batches.next()
+            x, y = batch.inputs, batch.targets  # (B, T) each, y padded with IGNORE
+            lengths = batch.lengths if self.config.data.pack else None
+            with autocast(self.device, self.precision):
+                logits, final = self.model(x, self.batches.initial_state(batch), lengths)
+            self.batches.keep(batch, final)
+            tokens = int(batch.lengths.sum())
+        else:
+            x, y, epoch_start = self.batches.next()  # (B, T) each
+            if epoch_start:
+                self.hidden = None
+            with autocast(self.device, self.precision):
+                logits, hidden = self.model(x, self.hidden)  # (B, T, V)
+            self.hidden = map_state(torch.Tensor.detach, hidden)  # carry the state, not graph
+            tokens = y.numel()
+        loss = lm_loss(logits, y)  # nats per real token
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.config.train.clip or math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.optimizer.step()
-        self.hidden = map_state(torch.Tensor.detach, hidden)  # carry the state, not the graph
         self.step += 1
-        self.tokens_seen += y.numel()
+        self.tokens_seen += tokens
         return loss.detach(), grad_norm.detach()
 
     def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
         """Full pass over the validation split; saves best/ on improvement and last/ always."""
-        result = self.lm.score(self.val_text)  # exactly what `rnnlm eval --split val` computes
+        # exactly what `rnnlm eval --split val` computes
+        result = self.lm.score_documents(self.val_docs) if self.lm.boundaries \
+            else self.lm.score(self.val_text)
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])

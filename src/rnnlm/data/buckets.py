@@ -1,0 +1,143 @@
+"""Document batches for training from a zero state: pieces of similar length batched together
+(length buckets), padded on the right, batch order shuffled every epoch.
+
+With --chunk, a long document is several pieces; round r holds the r-th piece of every
+document that has one, rounds run in order, and a piece starts from the state its
+document's previous piece ended in (detached: truncated BPTT across pieces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnlm.models.rnn import IGNORE, State, map_state
+
+
+@dataclass
+class DocBatch:
+    """One padded batch: inputs and targets (B, T), real lengths (B,), and which
+    (document, piece) each row is."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    lengths: torch.Tensor  # on the CPU, as pack_padded_sequence wants
+    keys: list[tuple[int, int]]
+
+
+def pad_batch(seqs: list[np.ndarray], device: torch.device | str = "cpu"
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sequences of ids (each n + 1 long) → inputs (B, T) padded with 0, targets (B, T)
+    padded with IGNORE, lengths (B,) = n, where T is the longest n."""
+    lengths = np.array([len(s) - 1 for s in seqs])
+    inputs = np.zeros((len(seqs), lengths.max()), dtype=np.int64)  # (B, T)
+    targets = np.full_like(inputs, IGNORE)  # (B, T)
+    for row, s in enumerate(seqs):
+        inputs[row, : len(s) - 1] = s[:-1]
+        targets[row, : len(s) - 1] = s[1:]
+    return (torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device),
+            torch.from_numpy(lengths))
+
+
+class DocumentBatches:
+    """Epochs of DocBatch; the position is (epoch, step) plus the states carried by --chunk."""
+
+    def __init__(self, pieces: list[list[np.ndarray]], batch_size: int, seed: int,
+                 bucketed: bool = True, device: torch.device | str = "cpu") -> None:
+        self.pieces, self.batch_size, self.seed = pieces, batch_size, seed
+        self.bucketed, self.device = bucketed, device
+        self.rounds = max(len(p) for p in pieces)
+        self.carried: dict[int, State] = {}  # document → state after its last piece
+        self.seek(0, 0)
+
+    def plan(self, epoch: int) -> list[list[tuple[int, int]]]:
+        """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        batches: list[list[tuple[int, int]]] = []
+        for r in range(self.rounds):
+            keys = [(d, r) for d, p in enumerate(self.pieces) if len(p) > r]
+            keys = [keys[i] for i in rng.permutation(len(keys))]
+            if self.bucketed:  # stable sort: random order among pieces of equal length
+                keys.sort(key=lambda k: len(self.pieces[k[0]][k[1]]))
+            cut = [keys[i: i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
+            batches += [cut[i] for i in rng.permutation(len(cut))]
+        return batches
+
+    def padding_fraction(self, epoch: int = 0) -> float:
+        """Share of the batch cells of an epoch that are padding."""
+        real = cells = 0
+        for keys in self.plan(epoch):
+            lengths = [len(self.pieces[d][r]) - 1 for d, r in keys]
+            real, cells = real + sum(lengths), cells + len(keys) * max(lengths)
+        return 1 - real / cells
+
+    def next(self) -> tuple[DocBatch, bool]:
+        """The next batch, and whether it starts an epoch."""
+        if self.step >= len(self._plan):
+            self.seek(self.epoch + 1, 0)
+        keys = self._plan[self.step]
+        self.step += 1
+        inputs, targets, lengths = pad_batch([self.pieces[d][r] for d, r in keys], self.device)
+        return DocBatch(inputs, targets, lengths, keys), self.step == 1
+
+    def initial_state(self, batch: DocBatch) -> State | None:
+        """Zeros, except rows that continue a document: the state its last piece ended in."""
+        rows = [(i, d) for i, (d, r) in enumerate(batch.keys) if r > 0]
+        if not rows:
+            return None
+        like = self.carried[rows[0][1]]  # (L, H) parts
+
+        def assemble(part: int) -> torch.Tensor:
+            first = like[part] if isinstance(like, tuple) else like
+            h = first.new_zeros(first.shape[0], len(batch.keys), first.shape[1])  # (L, B, H)
+            for i, d in rows:
+                s = self.carried[d]
+                h[:, i] = s[part] if isinstance(s, tuple) else s
+            return h
+
+        state = tuple(assemble(k) for k in range(len(like))) if isinstance(like, tuple) \
+            else assemble(0)
+        for _, d in rows:
+            del self.carried[d]
+        return state
+
+    def keep(self, batch: DocBatch, final: State) -> None:
+        """Remember the final state of rows whose document has a next piece."""
+        for i, (d, r) in enumerate(batch.keys):
+            if r + 1 < len(self.pieces[d]):
+                self.carried[d] = map_state(lambda h, i=i: h[:, i].detach(), final)  # (L, H)
+
+    def position(self) -> dict[str, int]:
+        """Where the next batch comes from (saved in checkpoints)."""
+        return {"epoch": self.epoch, "step": self.step}
+
+    def seek(self, epoch: int, step: int) -> None:
+        """Continue from a saved position (carried states: load_carried)."""
+        self.epoch, self.step = epoch, step
+        self._plan = self.plan(epoch)
+        if step == 0:
+            self.carried.clear()
+
+    def carried_tensors(self) -> dict[str, torch.Tensor]:
+        """The carried states as named tensors (for safetensors)."""
+        if not self.carried:
+            return {}
+        docs = sorted(self.carried)
+        parts = [self.carried[d] if isinstance(self.carried[d], tuple) else (self.carried[d],)
+                 for d in docs]
+        out = {"carry.docs": torch.tensor(docs)}
+        for k in range(len(parts[0])):
+            out[f"carry.{k}"] = torch.stack([p[k] for p in parts], 1).float().cpu()  # (L, N, H)
+        return out
+
+    def load_carried(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of carried_tensors."""
+        self.carried.clear()
+        if "carry.docs" not in tensors:
+            return
+        parts = sorted(k for k in tensors if k.startswith("carry.") and k != "carry.docs")
+        for n, d in enumerate(tensors["carry.docs"].tolist()):
+            rows = tuple(tensors[k][:, n].to(self.device) for k in parts)  # (L, H) each
+            self.carried[d] = rows if len(rows) > 1 else rows[0]

@@ -1,0 +1,129 @@
+"""Documents: a corpus read as separate texts (one per line, blank-line blocks, or a JSONL
+field), each wrapped in begin/end-of-document ids for training and scoring from a zero state.
+
+The boundary ids come after the tokenizer's own ids (BOD = V, EOD = V + 1 for a tokenizer of
+V ids), so every tokenizer works in documents mode unchanged. A document of n tokens is the
+sequence BOD t1 .. tn EOD: the model reads BOD t1 .. tn and predicts t1 .. tn EOD, so it
+predicts n + 1 tokens, and the EOD counts as one character (like the newline it replaces in
+the plain text) when bits per character are computed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnlm.errors import RnnlmError
+from rnnlm.tokenizers import Tokenizer
+
+FORMATS_HELP = "lines (one per line), blank (separated by blank lines), jsonl:FIELD"
+BLANK_LINES = re.compile(r"\n[ \t\r]*\n")
+
+
+def check_format(fmt: str) -> str:
+    """Return fmt if it names a document format, else a one-line error."""
+    if fmt in ("lines", "blank") or (fmt.startswith("jsonl:") and len(fmt) > len("jsonl:")):
+        return fmt
+    raise RnnlmError(f"--documents must be {FORMATS_HELP} (got {fmt!r})")
+
+
+def parse_documents(text: str, fmt: str, source: str) -> list[str]:
+    """The non-empty documents of text in format fmt (see FORMATS_HELP)."""
+    check_format(fmt)
+    if fmt == "lines":
+        docs = [line.rstrip("\r") for line in text.split("\n")]
+    elif fmt == "blank":
+        docs = [block.strip("\n\r") for block in BLANK_LINES.split(text)]
+    else:
+        docs = _jsonl_field(text, fmt.split(":", 1)[1], source)
+    docs = [d for d in docs if d.strip()]
+    if not docs:
+        raise RnnlmError(f"{source} has no non-empty documents (format {fmt}); check the file "
+                         f"and the --documents format ({FORMATS_HELP})")
+    return docs
+
+
+def _jsonl_field(text: str, field: str, source: str) -> list[str]:
+    """The string `field` of every JSON object line; errors name the line."""
+    docs = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise RnnlmError(f"{source} line {number} is not JSON ({e}); fix the line or use "
+                             f"--documents lines") from None
+        if not isinstance(obj, dict) or field not in obj:
+            raise RnnlmError(f"{source} line {number} has no field {field!r}; give the field "
+                             f"that holds the text, e.g. --documents jsonl:text")
+        if not isinstance(obj[field], str):
+            raise RnnlmError(f"{source} line {number}: field {field!r} is "
+                             f"{type(obj[field]).__name__}, not text")
+        docs.append(obj[field])
+    return docs
+
+
+def split_documents(texts: dict[str, str], fmt: str, source: str, val_fraction: float,
+                    test_fraction: float = 0.0) -> dict[str, list[str]]:
+    """Train/val/test documents: official split files as they are, else the last documents
+    held out by count (val 0.05 = the last 5% of documents)."""
+    if "all" not in texts:
+        return {s: parse_documents(texts[s], fmt, f"{source}:{s}") if texts.get(s) else []
+                for s in ("train", "val", "test")}
+    docs = parse_documents(texts["all"], fmt, source)
+    n = len(docs)
+    train_end = int(n * (1 - val_fraction - test_fraction))
+    val_end = int(n * (1 - test_fraction))
+    if train_end < 1 or val_end <= train_end:
+        raise RnnlmError(f"{source} has {n} document(s): too few to hold out "
+                         f"{val_fraction:.0%} for validation; give more documents")
+    return {"train": docs[:train_end], "val": docs[train_end:val_end], "test": docs[val_end:]}
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """The begin- and end-of-document ids of a model whose tokenizer has `vocab` ids."""
+
+    bod: int
+    eod: int
+
+    @classmethod
+    def after(cls, tokenizer: Tokenizer) -> Boundaries:
+        """Boundary ids placed after the tokenizer's ids."""
+        return cls(tokenizer.vocab_size, tokenizer.vocab_size + 1)
+
+
+def encode_documents(tokenizer: Tokenizer, docs: list[str], b: Boundaries) -> list[np.ndarray]:
+    """Each document as the int64 ids BOD t1 .. tn EOD."""
+    return [np.concatenate([[b.bod], tokenizer.encode(d), [b.eod]]).astype(np.int64)
+            for d in docs]
+
+
+def cut_documents(seqs: list[np.ndarray], max_length: int | None, chunk: int | None
+                  ) -> list[list[np.ndarray]]:
+    """Each document as its pieces (each a sequence of n + 1 ids predicting n tokens).
+
+    --chunk N: pieces of N predicted tokens that overlap by one id (a piece's last target is
+    the next piece's first input), so the state can carry from piece to piece. --max-length N
+    without --chunk: longer documents are truncated to N predicted tokens, with a warning.
+    """
+    if chunk:
+        return [[s[i: i + chunk + 1] for i in range(0, len(s) - 1, chunk)] for s in seqs]
+    if max_length:
+        long = sum(len(s) - 1 > max_length for s in seqs)
+        if long:
+            print(f"warning: {long:,} of {len(seqs):,} documents are longer than --max-length "
+                  f"{max_length} tokens and were truncated; use --chunk {max_length} to train "
+                  f"on all of them", file=sys.stderr)
+        return [[s[: max_length + 1]] for s in seqs]
+    return [[s] for s in seqs]
+
+
+def document_characters(docs: list[str]) -> tuple[int, int]:
+    """Characters and UTF-8 bytes scored in documents: the text plus one per EOD."""
+    return sum(len(d) + 1 for d in docs), sum(len(d.encode("utf-8")) + 1 for d in docs)
