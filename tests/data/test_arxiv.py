@@ -3,6 +3,7 @@ retries on 503 / timeouts / malformed or empty pages, resuming, and clear failur
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import urllib.parse
@@ -40,7 +41,7 @@ class Server:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
                 server.requests.append((time.monotonic(), query))
                 fault = server.faults.get(len(server.requests) - 1)
@@ -87,8 +88,8 @@ def test_pages_pause_and_normalize(server: Server, tmp_path: Path) -> None:
     assert lines[0] == "Abstract number 0. It has two lines." and len(lines) == 23
     assert (tmp_path / "abstracts.txt.ids").read_text().splitlines()[:2] == ["1407.0000",
                                                                            "1407.0001"]
-    times = [t for t, _ in server.requests]
-    assert len(times) == 5 and min(b - a for a, b in zip(times, times[1:])) >= 0.15  # server-side clock: some jitter
+    times = [t for t, _ in server.requests]  # on the server's side: some jitter
+    assert len(times) == 5 and min(b - a for a, b in itertools.pairwise(times)) >= 0.15
     q = server.requests[0][1]
     assert q["search_query"] == "cat:cs.NE OR cat:cs.LG" and q["sortOrder"] == "ascending"
 
