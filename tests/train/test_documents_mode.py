@@ -98,3 +98,14 @@ def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> No
     a = load_file(str(whole / "last" / "model.safetensors"))
     b = load_file(str(half / "last" / "model.safetensors"))
     assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+
+
+def test_bits_per_char_count_the_same_characters_in_both_modes(doc_run: Path, tiny_run: Path,
+                                                               tmp_path: Path) -> None:
+    """The EOD of a document counts as one character, like the newline ending its line in
+    the plain text that a stream model reads (which scores all but the first character)."""
+    text = tmp_path / "val.txt"
+    text.write_text("A first abstract.\nAnd a second, longer abstract.\n", encoding="utf-8")
+    documents = evaluate(doc_run, text=text)  # the run's own format: lines
+    stream = evaluate(tiny_run, text=text)
+    assert documents.characters == len(text.read_text()) == stream.characters + 1
