@@ -3,15 +3,17 @@ mismatched tokenizer files give one-line errors that name the line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rnnlm.errors import RnnlmError
-from rnnlm.ngram import build, load, score
 from rnnlm.ngram.arpa import write_arpa
-from rnnlm.ngram.commands import tokenizer_path
+from rnnlm.ngram.commands import build, load, score, tokenizer_path
 from rnnlm.ngram.documents import encode_documents, escape, token_names
 from rnnlm.tokenizers import save_tokenizer
 
@@ -52,8 +54,21 @@ def test_arpa_layout(tmp_path: Path) -> None:
     assert all(len(line.split("\t")) == 2 for line in text[text.index("\\2-grams:") + 1: -3])
 
 
+def unescape(word: str) -> str:
+    """The inverse of escape, read left to right."""
+    return re.sub(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})",
+                  lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), word)
+
+
+@given(st.text(alphabet="\\xuU0a <s>\n\té\u2028", max_size=12))
+def test_escape_is_one_to_one(text: str) -> None:
+    word = escape(text)
+    assert unescape(word) == text and (not word or word.split() == [word])
+
+
 def test_escaped_names() -> None:
-    assert escape(" ") == "\\x20" and escape("\n") == "\\x0a" and escape("\\") == "\\\\"
+    assert escape(" ") == "\\x20" and escape("\n") == "\\x0a" and escape("\\x") == "\\\\x"
+    assert escape("mgm\\/ua") == "mgm\\/ua"  # PTB's word, as KenLM looks it up
     assert escape("<s>") == "\\x3cs>" and escape("a<b") == "a<b" and escape("é") == "é"
     lm, _ = build("<s> a\n", 1, "char", "lines")
     names = token_names(lm.tokenizer, "lines")

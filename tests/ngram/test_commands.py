@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnlm.cli import main
-from rnnlm.ngram import build, sample, score
+from rnnlm.ngram.commands import build, sample, score
 from rnnlm.scoring import EvalResult
 from tests.conftest import DATA
 from tests.test_cli import fails

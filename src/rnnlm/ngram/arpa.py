@@ -131,26 +131,27 @@ class ArpaReader:
     def section(self, model: NgramModel, n: int, top: bool, lines: list[str],
                 numbers: list[int]) -> None:
         """Parse the entries of order n (their line indices) into the model's tables."""
-        rows = [lines[k].split() for k in numbers]
-        width = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        fields, width = split_fields([lines[k] for k in numbers])
         bad = np.flatnonzero((width != n + 1) & ((width != n + 2) | top))
         if len(bad):
             k = numbers[bad[0]]
             raise self.fail(k + 1, f"a {n}-gram entry is a log10 probability, {n} word(s)"
                                    f"{'' if top else ' and an optional backoff weight'}; "
                                    f"got {lines[k].strip()!r}")
-        logprob = self.numbers(rows, numbers, 0)
+        first = np.cumsum(width) - width  # each entry's first field
+        logprob = self.numbers(fields[first], numbers, "log10 probability")
         has_backoff = np.flatnonzero(width == n + 2)
-        backoff = np.zeros(len(rows))
-        backoff[has_backoff] = self.numbers([rows[j] for j in has_backoff.tolist()],
-                                            [numbers[j] for j in has_backoff.tolist()], n + 1)
+        backoff = np.zeros(len(numbers))
+        backoff[has_backoff] = self.numbers(fields[first[has_backoff] + n + 1],
+                                            [numbers[j] for j in has_backoff.tolist()],
+                                            "log10 backoff weight")
         get = self.ids.get
-        words = np.array([get(w, -1) for r in rows for w in r[1: n + 1]],
-                         dtype=np.int64).reshape(len(rows), n)
+        names = fields[first[:, None] + np.arange(1, n + 1)].ravel().tolist()
+        words = np.array([get(w, -1) for w in names], dtype=np.int64).reshape(-1, n)
         unknown = np.flatnonzero((words < 0).any(axis=1))
         if len(unknown):
             j = unknown[0]
-            word = next(w for w in rows[j][1: n + 1] if w not in self.ids)
+            word = next(w for w in lines[numbers[j]].split()[1: n + 1] if w not in self.ids)
             raise self.fail(numbers[j] + 1, f"the word {word!r} is not in the vocabulary of "
                                             f"{self.vocab_source}: the tokenizer file belongs "
                                             f"to another model; use the one written with it")
@@ -180,23 +181,40 @@ class ArpaReader:
             model.logprob.append(logprob[order])
             model.backoff.append(backoff[order])
 
-    def numbers(self, rows: list[list[str]], numbers: list[int], field: int) -> np.ndarray:
-        """Field `field` of each row as float64 log10 values (probabilities must be ≤ 0)."""
+    def numbers(self, texts: np.ndarray, numbers: list[int], what: str) -> np.ndarray:
+        """Fields as float64 log10 values (probabilities must be ≤ 0), or the line at fault."""
         try:
-            values = np.array([r[field] for r in rows], dtype=np.float64)
+            values = texts.astype(np.float64)
         except ValueError:
-            values = np.full(len(rows), np.nan)
-            for j, r in enumerate(rows):
+            values = np.full(len(texts), np.nan)
+            for j, text in enumerate(texts.tolist()):
                 try:
-                    values[j] = float(r[field])
+                    values[j] = float(text)
                 except ValueError:
                     break
-        bad = ~np.isfinite(values) | ((values > 0) if field == 0 else False)
+        bad = ~np.isfinite(values) | ((values > 0) if what == "log10 probability" else False)
         if bad.any():
             j = int(np.flatnonzero(bad)[0])
-            what = "log10 probability" if field == 0 else "log10 backoff weight"
-            raise self.fail(numbers[j] + 1, f"{rows[j][field]!r} is not a valid {what}")
+            raise self.fail(numbers[j] + 1, f"{texts[j]!r} is not a valid {what}")
         return values
+
+
+def split_fields(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The whitespace-separated fields of all lines as one object array, and each line's
+    number of fields: one str.split of the whole text, widths counted on its bytes."""
+    text = "\n".join(lines)
+    fields = np.array(text.split(), dtype=object)
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    space = (data == 32) | ((data >= 9) & (data <= 13)) | ((data >= 28) & (data <= 31))
+    starts = ~space
+    starts[1:] &= space[:-1]
+    line = np.searchsorted(np.flatnonzero(data == 10), np.flatnonzero(starts))
+    width = np.bincount(line, minlength=len(lines))
+    if width.sum() != len(fields):  # other Unicode whitespace: split line by line
+        rows = [line.split() for line in lines]
+        width = np.array([len(r) for r in rows], dtype=np.int64)
+        fields = np.array([f for r in rows for f in r], dtype=object)
+    return fields, width
 
 
 def read_arpa(path: Path, names: list[str], vocab_source: str) -> NgramModel:

@@ -39,7 +39,6 @@ class LoadedNgram:
     model: NgramModel
     tokenizer: Tokenizer
     documents: str
-    path: Path | None = None
 
 
 @dataclass
@@ -97,7 +96,7 @@ def load(path: str | Path) -> LoadedNgram:
     tok_path = tokenizer_path(path)
     tok = load_tokenizer_file(tok_path)
     model = read_arpa(path, token_names(tok, "stream"), str(tok_path))
-    return LoadedNgram(model, tok, "lines" if model.bos is not None else "stream", path)
+    return LoadedNgram(model, tok, "lines" if model.bos is not None else "stream")
 
 
 def score(lm: LoadedNgram, text: str) -> EvalResult:

@@ -73,18 +73,22 @@ def encode_documents(tok: Tokenizer, text: str, documents: str) -> np.ndarray:
 
 
 def escape(text: str) -> str:
-    r"""A token's text as one ARPA word: backslash, whitespace, unprintable characters and a
-    leading '<' (reserved for <s>, </s>, <unk> and specials) become \xHH, \uHHHH or \\."""
-    out = []
+    r"""A token's text as one ARPA word, unchanged where possible (KenLM looks words up
+    verbatim): whitespace, unprintable characters and a leading '<' (reserved for <s>, </s>,
+    <unk> and specials) become \xHH, \uHHHH or \UHHHHHHHH, and a backslash becomes \\ only
+    where what follows it starts with x, u, U or a backslash: the spelling stays one-to-one."""
+    def coded(i: int) -> str:
+        c = text[i]
+        if c.isspace() or not c.isprintable() or (i == 0 and c == "<"):
+            code = ord(c)
+            return (f"\\x{code:02x}" if code < 0x100 else
+                    f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        return c
+
+    out = [coded(i) for i in range(len(text))]
     for i, c in enumerate(text):
-        code = ord(c)
-        if c == "\\":
-            out.append("\\\\")
-        elif c.isspace() or not c.isprintable() or (i == 0 and c == "<"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else
-                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(c)
+        if c == "\\" and i + 1 < len(text) and out[i + 1][0] in "xuU\\":
+            out[i] = "\\\\"
     return "".join(out)
 
 
