@@ -7,10 +7,13 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rnnlm.config import GROUPS, RunConfig, flag, from_dict, load_json, load_toml, parse_duration
 from rnnlm.errors import RnnlmError
+
+if TYPE_CHECKING:
+    from rnnlm.scoring import EvalResult
 
 # Options a resumed run may change; everything else is fixed by its config.json.
 RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
@@ -122,7 +125,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
     result = evaluate(args.run, corpus=args.corpus, text=args.text, split=args.split,
                       per_token=args.per_token, checkpoint=args.checkpoint, device=args.device,
                       precision=args.precision, documents=args.documents)
-    if args.json:
+    print_result(result, args.json)
+
+
+def print_result(result: EvalResult, as_json: bool) -> None:
+    """The scores of `rnnlm eval` and `rnnlm ngram eval`: a table, or one JSON object."""
+    if as_json:
         print(json.dumps(result.to_dict()))
         return
     rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
@@ -134,6 +142,23 @@ def cmd_eval(args: argparse.Namespace) -> None:
             ("unknown tokens", f"{result.unknown_tokens:,}")]
     for name, value in rows:
         print(f"{name:<24}{value}")
+
+
+def cmd_ngram(args: argparse.Namespace) -> None:
+    """rnnlm ngram train | eval | sample."""
+    from rnnlm.ngram import commands
+
+    if args.action == "train":
+        report = commands.train(args.corpus, args.order, args.out, tokenizer=args.tokenizer,
+                                documents=args.documents, val_fraction=args.val_fraction)
+        print(commands.describe(report))
+    elif args.action == "eval":
+        print_result(commands.evaluate(args.model, text=args.text, corpus=args.corpus,
+                                       split=args.split, val_fraction=args.val_fraction),
+                     args.json)
+    else:
+        print(commands.sample(args.model, prime=unescape(args.prime), length=args.length,
+                              temperature=args.temperature, seed=args.seed))
 
 
 def cmd_corpus(args: argparse.Namespace) -> None:
@@ -162,6 +187,43 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from rnnlm.demo import demo
 
     demo(max_time=args.max_time)
+
+
+def add_ngram_parser(verbs: argparse._SubParsersAction) -> None:
+    """rnnlm ngram train | eval | sample: Kneser–Ney n-gram baselines in ARPA files."""
+    from rnnlm.ngram.documents import DOCUMENTS, tokenizer_classes
+
+    p = verbs.add_parser("ngram", help="n-gram (Kneser–Ney) models: train, eval, sample")
+    actions = p.add_subparsers(dest="action", required=True, parser_class=Parser)
+    a = actions.add_parser("train", help="count a corpus's train split, write an ARPA file")
+    a.add_argument("corpus", nargs="+", help="a registered corpus name, or text files/folders")
+    a.add_argument("--order", type=int, default=5, help="n of the n-grams (default: 5)")
+    a.add_argument("--tokenizer", choices=tuple(tokenizer_classes()), default="char")
+    a.add_argument("--documents", choices=DOCUMENTS, default="stream",
+                   help="lines: each line a sentence, <s> ... </s> (default: stream)")
+    a.add_argument("--out", required=True, metavar="MODEL.arpa",
+                   help="the ARPA file; the tokenizer goes to MODEL.arpa.tokenizer.json")
+    a.add_argument("--val-fraction", type=float, default=0.1,
+                   help="held-out end of a single-text corpus, not counted (default: 0.1)")
+    a.set_defaults(func=cmd_ngram)
+
+    a = actions.add_parser("eval", help="score held-out text (same output as rnnlm eval)")
+    a.add_argument("model", metavar="MODEL.arpa")
+    a.add_argument("--text", help="a text file to score whole (or split with --split)")
+    a.add_argument("--corpus", help="a registered corpus or path (default split: val)")
+    a.add_argument("--split", choices=("all", "train", "val", "test"))
+    a.add_argument("--val-fraction", type=float, default=0.1,
+                   help="the held-out fraction the model was trained with (default: 0.1)")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_ngram)
+
+    a = actions.add_parser("sample", help="generate text from an n-gram model")
+    a.add_argument("model", metavar="MODEL.arpa")
+    a.add_argument("--prime", default="", help=r"text to start from (\n for newline)")
+    a.add_argument("--length", type=int, default=500, help="tokens to generate")
+    a.add_argument("--temperature", type=float, default=1.0, help="p ** (1 / temperature)")
+    a.add_argument("--seed", type=int, help="random seed (default: fresh)")
+    a.set_defaults(func=cmd_ngram)
 
 
 def build_parser() -> Parser:
@@ -214,6 +276,8 @@ def build_parser() -> Parser:
     p.add_argument("--precision", choices=("fp32", "bf16"),
                    help="default: the run's training precision")
     p.set_defaults(func=cmd_eval)
+
+    add_ngram_parser(verbs)
 
     p = verbs.add_parser("corpus", help="list or fetch named corpora; build an arXiv corpus")
     p.add_argument("action", choices=("list", "get", "arxiv"))
