@@ -122,6 +122,9 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
                              f"checkpoint (use the run's best/ or last/ folder)")
     config = load_json(ckpt / "config.json").validate()
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
+    if tokenizer.kind != config.data.tokenizer:
+        raise RnnlmError(f"{ckpt}: tokenizer.json is a {tokenizer.kind} tokenizer but config.json "
+                         f"says {config.data.tokenizer}; the files come from different runs")
     if tokenizer.vocab_size != config.model.vocab_size:
         raise RnnlmError(f"{ckpt}: tokenizer.json has {tokenizer.vocab_size} ids but config.json "
                          f"says {config.model.vocab_size}; the files come from different runs")

@@ -82,10 +82,11 @@ def train_config(args: argparse.Namespace) -> RunConfig:
         config = from_dict(load_toml(args.config), args.config) if args.config else RunConfig()
         if args.init_from:
             config.init_from = args.init_from
-        fixed = [n for (g, n) in given if g == "model" and n != "dropout"]
+        fixed = [n for (g, n) in given if (g == "model" and n != "dropout")
+                 or n in ("tokenizer", "vocab_size", "syllables", "split")]
         if config.init_from and fixed:
             raise RnnlmError(f"{flag(fixed[0])} cannot be set with --init-from: fine-tuning "
-                             f"keeps the checkpoint's architecture")
+                             f"keeps the checkpoint's architecture and tokenizer")
         if args.corpus:
             config.data.corpus = list(args.corpus)
         if not config.data.corpus:
@@ -131,6 +132,11 @@ def cmd_eval(args: argparse.Namespace) -> None:
             ("nats per token", f"{result.nats_per_token:.4f}"),
             ("perplexity (per token)", f"{result.perplexity:.3f}"),
             ("unknown tokens", f"{result.unknown_tokens:,}")]
+    if result.oov_rate is not None:
+        rows.append(("OOV rate (words)", f"{result.oov_rate:.2%}"))
+    if not result.comparable:
+        rows.append(("comparable", "no: unknown words cost one <unk>, so bits per "
+                                   "character are not comparable across tokenizers"))
     for name, value in rows:
         print(f"{name:<24}{value}")
 
@@ -165,7 +171,7 @@ def build_parser() -> Parser:
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last/ checkpoint")
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="fine-tune: start from a trained model (its architecture and "
-                        "vocabulary; new characters are added)")
+                        "tokenizer; a char vocabulary gains the new characters)")
     p.add_argument("--config", metavar="FILE.toml", help="[model], [data], [train] tables")
     add_config_options(p)
     p.set_defaults(func=cmd_train)
@@ -173,7 +179,9 @@ def build_parser() -> Parser:
     p = verbs.add_parser("sample", help="generate text from a trained model")
     p.add_argument("run", help="run directory or checkpoint directory")
     p.add_argument("--prime", default="", help=r"text to start from (\n for newline)")
-    p.add_argument("--length", type=int, default=500, help="tokens to generate")
+    p.add_argument("--length", type=int, default=500,
+                   help="tokens to generate (characters, bytes, words or subwords, as the "
+                        "model's --tokenizer)")
     p.add_argument("--temperature", type=float, default=0.8, help="divides the logits")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
     p.add_argument("--top-p", type=float, help="sample from the smallest set with this mass")

@@ -38,7 +38,7 @@ from rnnlm.models.rnn import (
 from rnnlm.runtime import autocast, pick_device, pick_precision
 from rnnlm.sampling import Sampling
 from rnnlm.scoring import LN2
-from rnnlm.tokenizers import CharTokenizer, Tokenizer, load_tokenizer, save_tokenizer
+from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
@@ -61,20 +61,29 @@ def new_run_dir(name: str) -> Path:
 
 def fine_tune_start(config: RunConfig, train_text: str
                     ) -> tuple[Tokenizer, dict[str, torch.Tensor]]:
-    """Tokenizer and weights to start from --init-from: its architecture and vocabulary, plus
-    any characters of the new training text that the vocabulary lacks (added at the end)."""
+    """Tokenizer and weights to start from --init-from: its architecture and tokenizer. A char
+    vocabulary gains the new text's unseen characters (added at the end); the other
+    tokenizers stay as they are, and the share of the new text they lack whole is reported
+    (word: the OOV rate; mikolov/hybrid: words spelled out; bpe/unigram: byte-fallback tokens)."""
     src = resolve(config.init_from)
     old_model, tokenizer, old_config = load_model_dir(src)
     weights = old_model.state_dict()
     added = tokenizer.unknown(train_text)
-    tokenizer.extend(train_text)
-    if added:
+    grown = tokenizer.extend(train_text)
+    if grown:
         weights = grow_vocab(weights, old_config.model, tokenizer.vocab_size)
     shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
+    note = (f", adding {grown} new character(s): {shown}" if grown else
+            f"; {tokenizer.fallback_rate(train_text):.2%} of the new text is outside it"
+            if tokenizer.kind != "char" else "")
     print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
-          f"vocabulary" + (f", adding {len(added)} new character(s): {shown}" if added else ""))
+          f"{tokenizer.kind} vocabulary{note}")
     config.model = dataclasses.replace(old_config.model, dropout=config.model.dropout,
                                        vocab_size=tokenizer.vocab_size)
+    old = old_config.data
+    config.data = dataclasses.replace(config.data, tokenizer=old.tokenizer,
+                                      vocab_size=old.vocab_size, syllables=old.syllables,
+                                      split=old.split)
     return tokenizer, weights
 
 
@@ -108,7 +117,9 @@ class Trainer:
         elif config.init_from:
             self.tokenizer, weights = fine_tune_start(config, splits["train"])
         else:
-            self.tokenizer = CharTokenizer.fit(splits["train"])  # vocabulary: training text only
+            d = config.data  # the vocabulary comes from the training text only
+            self.tokenizer = build_tokenizer(d.tokenizer, splits["train"], d.vocab_size,
+                                             d.syllables, d.split)
         config.model.vocab_size = self.tokenizer.vocab_size
         config.validate()
 
@@ -215,7 +226,7 @@ class Trainer:
             text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
                                   seed=self.step)[0]
             log.sample(self.step, text)
-            bar.write("  " + text.strip().replace("\n", "\n  ")[:length])
+            bar.write("  " + text.strip().replace("\n", "\n  "))
         return val
 
     def finished(self) -> bool:
