@@ -122,6 +122,9 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
                              f"checkpoint (use the run's best/ or last/ folder)")
     config = load_json(ckpt / "config.json").validate()
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
+    if tokenizer.kind != config.data.tokenizer:
+        raise RnnlmError(f"{ckpt}: tokenizer.json is a {tokenizer.kind} tokenizer but config.json "
+                         f"says {config.data.tokenizer}; the files come from different runs")
     boundaries = 2 if config.data.mode == "documents" else 0  # BOD and EOD follow the tokenizer
     if tokenizer.vocab_size + boundaries != config.model.vocab_size:
         raise RnnlmError(f"{ckpt}: tokenizer.json has {tokenizer.vocab_size} ids but config.json "

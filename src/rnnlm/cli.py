@@ -85,10 +85,11 @@ def train_config(args: argparse.Namespace) -> RunConfig:
         config = from_dict(load_toml(args.config), args.config) if args.config else RunConfig()
         if args.init_from:
             config.init_from = args.init_from
-        fixed = [n for (g, n) in given if g == "model" and n != "dropout"]
+        fixed = [n for (g, n) in given if (g == "model" and n != "dropout")
+                 or n in ("tokenizer", "vocab_size", "syllables", "split")]
         if config.init_from and fixed:
             raise RnnlmError(f"{flag(fixed[0])} cannot be set with --init-from: fine-tuning "
-                             f"keeps the checkpoint's architecture")
+                             f"keeps the checkpoint's architecture and tokenizer")
         if args.corpus:
             config.data.corpus = list(args.corpus)
         if not config.data.corpus:
@@ -140,6 +141,11 @@ def print_result(result: EvalResult, as_json: bool) -> None:
             ("nats per token", f"{result.nats_per_token:.4f}"),
             ("perplexity (per token)", f"{result.perplexity:.3f}"),
             ("unknown tokens", f"{result.unknown_tokens:,}")]
+    if result.oov_rate is not None:
+        rows.append(("OOV rate (words)", f"{result.oov_rate:.2%}"))
+    if not result.comparable:
+        rows.append(("comparable", "no: unknown words cost one <unk>, so bits per "
+                                   "character are not comparable across tokenizers"))
     for name, value in rows:
         print(f"{name:<24}{value}")
 
@@ -191,14 +197,16 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def add_ngram_parser(verbs: argparse._SubParsersAction) -> None:
     """rnnlm ngram train | eval | sample: Kneser–Ney n-gram baselines in ARPA files."""
-    from rnnlm.ngram.documents import DOCUMENTS, tokenizer_classes
+    from rnnlm.ngram.documents import DOCUMENTS
+    from rnnlm.tokenizers import TOKENIZERS
 
     p = verbs.add_parser("ngram", help="n-gram (Kneser–Ney) models: train, eval, sample")
     actions = p.add_subparsers(dest="action", required=True, parser_class=Parser)
     a = actions.add_parser("train", help="count a corpus's train split, write an ARPA file")
     a.add_argument("corpus", nargs="+", help="a registered corpus name, or text files/folders")
     a.add_argument("--order", type=int, default=5, help="n of the n-grams (default: 5)")
-    a.add_argument("--tokenizer", choices=tuple(tokenizer_classes()), default="char")
+    a.add_argument("--tokenizer", choices=tuple(TOKENIZERS), default="char",
+                   help="char, byte, ...; word: whitespace-separated tokens, all kept")
     a.add_argument("--documents", choices=DOCUMENTS, default="stream",
                    help="lines: each line a sentence, <s> ... </s> (default: stream)")
     a.add_argument("--out", required=True, metavar="MODEL.arpa",
@@ -237,7 +245,7 @@ def build_parser() -> Parser:
     p.add_argument("--resume", metavar="RUN", help="continue a run from its last/ checkpoint")
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="fine-tune: start from a trained model (its architecture and "
-                        "vocabulary; new characters are added)")
+                        "tokenizer; a char vocabulary gains the new characters)")
     p.add_argument("--config", metavar="FILE.toml", help="[model], [data], [train] tables")
     add_config_options(p)
     p.set_defaults(func=cmd_train)
@@ -246,7 +254,8 @@ def build_parser() -> Parser:
     p.add_argument("run", help="run directory or checkpoint directory")
     p.add_argument("--prime", default="", help=r"text to start from (\n for newline)")
     p.add_argument("--length", type=int,
-                   help="tokens to generate (default 500; a document: up to 10,000)")
+                   help="tokens to generate (characters, bytes, words or subwords, as the "
+                        "model's --tokenizer; default 500, a whole document up to 10,000)")
     p.add_argument("--temperature", type=float, default=0.8, help="divides the logits")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
     p.add_argument("--top-p", type=float, help="sample from the smallest set with this mass")

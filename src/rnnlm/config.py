@@ -29,6 +29,8 @@ SCHEDULES = ("constant", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 MODES = ("stream", "documents")
+TOKENIZER_KINDS = ("char", "byte", "word", "bpe", "unigram", "mikolov", "hybrid")
+WORD_SPLITS = ("words", "whitespace")
 
 Check = tuple[Callable[[Any], bool], str]
 POSITIVE: Check = (lambda v: v > 0, "greater than 0")
@@ -71,6 +73,15 @@ class DataConfig:
                               check=FRACTION)
     test_fraction: float = opt(0.0, "fraction after the validation part held out for testing",
                                check=UNIT_OPEN)
+    tokenizer: str = opt("char", "what a token is: a character, a UTF-8 byte, a word (lossy: "
+                         "<unk>), a bpe/unigram subword, mikolov (words + syllables), hybrid "
+                         "(words + spelled-out new words)", choices=TOKENIZER_KINDS)
+    vocab_size: int | None = opt(None, "word/mikolov/hybrid: words kept (default 10000; 0: "
+                                 "all); bpe/unigram: tokens in all (default 4096, at least 256)",
+                                 check=NON_NEGATIVE)
+    syllables: int = opt(1000, "mikolov: most frequent syllables kept", check=NON_NEGATIVE)
+    split: str = opt("words", "word: regex words and punctuation, or whitespace-separated "
+                     "tokens (Penn Treebank, whose <unk> becomes ours)", choices=WORD_SPLITS)
     mode: str | None = opt(None, "stream: the text as parallel columns, state carried; "
                            "documents: each document from a zero state (default: documents "
                            "when --documents is given, else stream)", choices=MODES)
@@ -118,7 +129,7 @@ class TrainConfig:
                                  check=POSITIVE)
     eval_every: int = opt(500, "steps between full validation passes and checkpoints",
                           check=POSITIVE)
-    sample_length: int = opt(200, "characters sampled at each evaluation", check=NON_NEGATIVE)
+    sample_length: int = opt(200, "tokens sampled at each evaluation", check=NON_NEGATIVE)
     seed: int = opt(1337, "random seed for initialization, dropout and data order")
     device: str = opt("auto", "where to train", choices=DEVICES)
     precision: str = opt("auto", "bf16 autocast or fp32 (auto: bf16 where the device has it)",
@@ -162,6 +173,9 @@ class RunConfig:
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")
+        if d.split != "words" and d.tokenizer != "word":
+            raise RnnlmError(f"--split {d.split} applies to --tokenizer word only (got "
+                             f"{d.tokenizer}); drop --split")
         if self.data.val_fraction + self.data.test_fraction >= 0.9:
             raise RnnlmError("--val-fraction plus --test-fraction leaves under 10% of the text "
                              "for training; lower them")

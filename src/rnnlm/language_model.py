@@ -49,10 +49,12 @@ class LanguageModel:
         return Boundaries.after(self.tokenizer) if self.config.data.mode == "documents" else None
 
     def encode_prime(self, prime: str) -> torch.Tensor:
-        """Prime text → ids (1, P), after BOD for a documents model; refuses characters the
-        model has never seen."""
+        """Prime text → ids (1, P), after BOD for a documents model. Lossless tokenizers have
+        no unknown symbols; a char model refuses characters it has never seen (its <unk> never
+        occurred in training); a word model maps unknown words to <unk>, which it was trained
+        on as context."""
         unknown = self.tokenizer.unknown(prime)
-        if unknown:
+        if unknown and not self.tokenizer.trains_unk:
             shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in unknown[:5])
             raise RnnlmError(f"the prime has {len(unknown)} character(s) outside the model's "
                              f"vocabulary: {shown}; remove them, or train on text that has them")
@@ -82,12 +84,13 @@ class LanguageModel:
         done = [False] * num
         b = self.boundaries
         banned = self.tokenizer.special_ids() + ([b.bod] if b else [])
+        decoders = [self.tokenizer.decoder() for _ in range(num)]  # a character may span ids
         for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision):
             pieces = []
             for i, token in enumerate(ids.tolist()):
                 if b and token == b.eod:
                     done[i] = True
-                piece = "" if done[i] else self.tokenizer.decode([token])
+                piece = "" if done[i] else decoders[i](token)
                 texts[i] += piece
                 done[i] = done[i] or bool(stop and texts[i].endswith(stop))
                 pieces.append(piece)
@@ -105,17 +108,25 @@ class LanguageModel:
         return texts
 
     def score(self, text: str, per_token: str | Path | None = None) -> EvalResult:
-        """Full-pass scores of text; the first token is context only."""
-        ids = torch.as_tensor(self.tokenizer.encode(text), device=self.device)
+        """Full-pass scores of text; the first token is context only. Characters and bytes
+        are those of the original text, so bits per character compare across tokenizers,
+        except for the word tokenizer (comparable=False): its unknown words cost one <unk>."""
+        encoded = self.tokenizer.encode(text)
+        ids = torch.as_tensor(encoded, device=self.device)
         if len(ids) < 2:
-            raise RnnlmError("the text is too short to score: it needs at least 2 characters")
+            raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
         nats = token_nats(self.model, ids, self.precision)
-        context = len(self.tokenizer.decode(ids[:1].cpu()))
+        context = self.tokenizer.context_chars(text, encoded)
         unk = self.tokenizer.unk_id
         unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
         if per_token:
             pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
             write_per_token(Path(per_token), pieces, nats)
+        result = summarize(nats, text[context:], unknown)
+        if not self.tokenizer.lossless:
+            result.oov_rate = self.tokenizer.fallback_rate(text)
+            result.comparable = False
+        return result
         return summarize(nats, text[context:], unknown)
 
     def score_documents(self, docs: list[str], per_token: str | Path | None = None
@@ -136,5 +147,9 @@ class LanguageModel:
             pieces = [self.tokenizer.decode([i]) if i != b.eod else "\n"
                       for s in seqs for i in s[1:].tolist()]
             write_per_token(Path(per_token), pieces, flat)
-        return EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
-                          characters=characters, bytes=nbytes, unknown_tokens=unknown)
+        result = EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
+                            characters=characters, bytes=nbytes, unknown_tokens=unknown)
+        if not self.tokenizer.lossless:
+            result.oov_rate = self.tokenizer.fallback_rate("\n".join(docs))
+            result.comparable = False
+        return result

@@ -36,6 +36,8 @@ class EvalResult:
     bytes: int
     unknown_tokens: int
     source: str = ""
+    oov_rate: float | None = None  # word tokenizer: fraction of words that are <unk>
+    comparable: bool = True  # False when unknown words cost only one <unk> (word tokenizer)
 
     @property
     def nats_per_token(self) -> float:
@@ -57,7 +59,7 @@ class EvalResult:
         """exp(nats per token)."""
         return math.exp(self.nats_per_token)
 
-    def to_dict(self) -> dict[str, float | int | str]:
+    def to_dict(self) -> dict[str, float | int | str | bool | None]:
         """The JSON of `rnnlm eval --json`."""
         d = asdict(self)
         d.update(total_bits=self.total_nats / LN2, nats_per_token=self.nats_per_token,

@@ -10,47 +10,33 @@ empty lines are sentences of their own (<s> </s>).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from rnnlm.errors import RnnlmError
-from rnnlm.ngram.words import WhitespaceWords
-from rnnlm.tokenizers import TOKENIZERS, Tokenizer
+from rnnlm.tokenizers import TOKENIZERS, Tokenizer, build_tokenizer, load_tokenizer
 
 DOCUMENTS = ("stream", "lines")
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
 
-def tokenizer_classes() -> dict[str, type[Tokenizer]]:
-    """The registry's tokenizers, plus whitespace `word` while the registry lacks one."""
-    return {"word": WhitespaceWords, **TOKENIZERS}
-
-
 def fit_tokenizer(kind: str, text: str) -> Tokenizer:
-    """A tokenizer of type `kind` fitted on the training text."""
-    classes = tokenizer_classes()
-    if kind not in classes:
-        raise RnnlmError(f"unknown tokenizer {kind!r}; choose one of {', '.join(classes)}")
-    return classes[kind].fit(text)
+    """A tokenizer of type `kind` fitted on the training text; `word` is KenLM's convention:
+    whitespace-separated tokens, all of them kept (a literal <unk> is the unknown token)."""
+    if kind not in TOKENIZERS:
+        raise RnnlmError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
+    if kind == "word":
+        return build_tokenizer(kind, text, vocab_size=0, split="whitespace")
+    return build_tokenizer(kind, text)
 
 
 def load_tokenizer_file(path: Path) -> Tokenizer:
     """Read the tokenizer JSON written beside an ARPA file."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not Path(path).is_file():
         raise RnnlmError(f"no tokenizer file {path}; an n-gram model needs the one "
-                         f"`rnnlm ngram train` wrote beside it") from None
-    except (OSError, ValueError) as e:
-        raise RnnlmError(f"cannot read tokenizer {path} ({e}); retrain the model") from None
-    kind = data.get("type") if isinstance(data, dict) else None
-    classes = tokenizer_classes()
-    if kind not in classes:
-        raise RnnlmError(f"{path} names an unknown tokenizer type {kind!r}; "
-                         f"known: {', '.join(classes)}")
-    return classes[kind].from_json(data)
+                         f"`rnnlm ngram train` wrote beside it")
+    return load_tokenizer(Path(path))
 
 
 def split_lines(text: str) -> list[str]:

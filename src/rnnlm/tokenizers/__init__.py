@@ -8,9 +8,47 @@ from pathlib import Path
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_text_atomic
 from rnnlm.tokenizers.base import Tokenizer
+from rnnlm.tokenizers.byte import ByteTokenizer
 from rnnlm.tokenizers.char import CharTokenizer
+from rnnlm.tokenizers.hybrid import HybridTokenizer
+from rnnlm.tokenizers.mikolov import DEFAULT_SYLLABLES, MikolovTokenizer
+from rnnlm.tokenizers.subword import DEFAULT_SUBWORDS, BPETokenizer, UnigramTokenizer
+from rnnlm.tokenizers.word import WordTokenizer
+from rnnlm.tokenizers.wordlevel import DEFAULT_WORDS
 
-TOKENIZERS: dict[str, type[Tokenizer]] = {"char": CharTokenizer}
+TOKENIZERS: dict[str, type[Tokenizer]] = {
+    t.kind: t for t in (CharTokenizer, ByteTokenizer, WordTokenizer, BPETokenizer,
+                        UnigramTokenizer, MikolovTokenizer, HybridTokenizer)}
+
+
+def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
+                    syllables: int = DEFAULT_SYLLABLES, split: str = "words") -> Tokenizer:
+    """Fit the tokenizer `kind` on (training) text. A vocabulary the text cannot fill is not
+    an error: the tokenizer keeps what the text has, and a note says what was reached."""
+    if split != "words" and kind != "word":
+        raise RnnlmError(f"--split {split} applies to --tokenizer word only (got {kind})")
+    if kind in ("char", "byte"):
+        return TOKENIZERS[kind].fit(text)
+    if kind in ("bpe", "unigram"):
+        asked = DEFAULT_SUBWORDS if vocab_size is None else vocab_size
+        tok = TOKENIZERS[kind].fit(text, vocab_size=asked)
+        reached, unit = tok.vocab_size, "tokens"
+    else:
+        asked = DEFAULT_WORDS if vocab_size is None else vocab_size
+        if kind == "word":
+            tok = WordTokenizer.fit(text, vocab_size=asked, split=split)
+        elif kind == "mikolov":
+            tok = MikolovTokenizer.fit(text, vocab_size=asked, syllables=syllables)
+            if len(tok.syllables) < syllables:
+                print(f"note: mikolov kept {len(tok.syllables):,} syllables; the training "
+                      f"text has no more (--syllables {syllables:,})")
+        else:
+            tok = HybridTokenizer.fit(text, vocab_size=asked)
+        reached, unit = len(tok.words), "words"
+    if asked and reached < asked:
+        print(f"note: {kind} reached {reached:,} {unit} of the {asked:,} asked for with "
+              f"--vocab-size; the training text supports no more")
+    return tok
 
 
 def save_tokenizer(tok: Tokenizer, path: Path) -> None:
@@ -25,10 +63,15 @@ def load_tokenizer(path: Path) -> Tokenizer:
     except (OSError, ValueError) as e:
         raise RnnlmError(f"cannot read tokenizer {path} ({e}); the run is damaged") from None
     kind = data.get("type") if isinstance(data, dict) else None
+    if kind is None and isinstance(data, dict) and "model" in data:
+        raise RnnlmError(f"{path} is a HuggingFace tokenizer.json, not an rnnlm one; give an "
+                         f"rnnlm run (train one with --tokenizer bpe or unigram)")
     if kind not in TOKENIZERS:
         raise RnnlmError(f"{path} names an unknown tokenizer type {kind!r}; "
                          f"known: {', '.join(TOKENIZERS)}")
     return TOKENIZERS[kind].from_json(data)
 
 
-__all__ = ["TOKENIZERS", "CharTokenizer", "Tokenizer", "load_tokenizer", "save_tokenizer"]
+__all__ = ["TOKENIZERS", "BPETokenizer", "ByteTokenizer", "CharTokenizer", "HybridTokenizer",
+           "MikolovTokenizer", "Tokenizer", "UnigramTokenizer", "WordTokenizer",
+           "build_tokenizer", "load_tokenizer", "save_tokenizer"]

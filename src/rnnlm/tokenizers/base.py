@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import codecs
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 
 class Tokenizer(ABC):
-    """Maps text to integer ids and back; knows nothing about models."""
+    """Maps text to integer ids and back; knows nothing about models.
+
+    Decoding is concatenative at the byte level: the text of ids is the UTF-8 decoding of the
+    joined `token_bytes` of each id, so a character split over several ids (byte fallback)
+    decodes once all of them are there (see `decoder`).
+    """
 
     kind: ClassVar[str]
+    lossless: ClassVar[bool] = True  # decode(encode(x)) == x (char: for characters it has seen)
+    trains_unk: ClassVar[bool] = False  # <unk> occurs in training text, so a prime may hold it
     specials: tuple[str, ...]
     unk_id: int | None  # the id text maps to when a symbol is unknown (None: never happens)
 
@@ -39,16 +48,35 @@ class Tokenizer(ABC):
         """Text → int64 ids (unknown symbols → the <unk> id)."""
 
     @abstractmethod
+    def token_bytes(self, i: int) -> bytes:
+        """The UTF-8 bytes id i stands for (b'' for markers that are not text)."""
+
     def decode(self, ids: Any) -> str:
-        """Ids → text."""
+        """Ids → text (bytes that form no valid UTF-8 become U+FFFD)."""
+        flat = np.asarray(ids, dtype=np.int64).reshape(-1).tolist()
+        return b"".join(map(self.token_bytes, flat)).decode("utf-8", errors="replace")
 
-    @abstractmethod
+    def decoder(self) -> Callable[[int], str]:
+        """A streaming decoder: feed one id at a time, get the text it completes."""
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        return lambda i: utf8.decode(self.token_bytes(i))
+
     def unknown(self, text: str) -> list[str]:
-        """The distinct symbols of text that the vocabulary lacks."""
+        """The distinct symbols of text that map to <unk> (none for open vocabularies)."""
+        return []
 
-    @abstractmethod
     def extend(self, text: str) -> int:
-        """Add the symbols of text that are missing (new ids go at the end); return how many."""
+        """Add the symbols of text that are missing (new ids go at the end); return how many.
+        Only the char tokenizer grows; the others keep their vocabulary (see fallback_rate)."""
+        return 0
+
+    def fallback_rate(self, text: str) -> float:
+        """Fraction of text's units the vocabulary lacks whole (<unk>, spelled out, or bytes)."""
+        return 0.0
+
+    def context_chars(self, text: str, ids: np.ndarray) -> int:
+        """Characters of text covered by ids[0], the token that is context only in scoring."""
+        return len(self.decode(ids[:1]))
 
     def special_ids(self) -> list[int]:
         """Ids that are not text (never sampled)."""

@@ -68,6 +68,10 @@ class CharTokenizer(Tokenizer):
         found = self._sorted[pos] == cps
         return np.where(found, self._order[pos] + 1, 0).astype(np.int64)
 
+    def token_bytes(self, i: int) -> bytes:
+        """The character's UTF-8 bytes; <unk> is U+FFFD."""
+        return self._table[i].encode("utf-8")
+
     def decode(self, ids: Any) -> str:
         """Ids → text; <unk> becomes U+FFFD."""
         table = self._table
@@ -76,6 +80,10 @@ class CharTokenizer(Tokenizer):
     def unknown(self, text: str) -> list[str]:
         """Distinct characters of text that are not in the vocabulary."""
         return sorted(set(text) - set(self.symbols))
+
+    def fallback_rate(self, text: str) -> float:
+        """Fraction of text's characters that map to <unk>."""
+        return float((self.encode(text) == 0).mean()) if text else 0.0
 
     def extend(self, text: str) -> int:
         """Append the unseen characters of text to the vocabulary."""

@@ -40,7 +40,7 @@ from rnnlm.models.rnn import (
 from rnnlm.runtime import autocast, pick_device, pick_precision
 from rnnlm.sampling import Sampling
 from rnnlm.scoring import LN2
-from rnnlm.tokenizers import CharTokenizer, Tokenizer, load_tokenizer, save_tokenizer
+from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
@@ -63,9 +63,11 @@ def new_run_dir(name: str) -> Path:
 
 def fine_tune_start(config: RunConfig, train_text: str
                     ) -> tuple[Tokenizer, dict[str, torch.Tensor]]:
-    """Tokenizer and weights to start from --init-from: its architecture and vocabulary, plus
-    any characters of the new training text that the vocabulary lacks (added after the
-    tokenizer's ids) and, for a stream model fine-tuned on documents, the boundary ids."""
+    """Tokenizer and weights to start from --init-from: its architecture and tokenizer. A char
+    vocabulary gains the new text's unseen characters (added after its old ids, before any
+    document boundaries; a stream model fine-tuned on documents gains those); the other
+    tokenizers stay as they are, and the share of the new text they lack whole is reported
+    (word: the OOV rate; mikolov/hybrid: words spelled out; bpe/unigram: byte-fallback tokens)."""
     src = resolve(config.init_from)
     old_model, tokenizer, old_config = load_model_dir(src)
     was_docs, docs = old_config.data.mode == "documents", config.data.mode == "documents"
@@ -75,18 +77,25 @@ def fine_tune_start(config: RunConfig, train_text: str
     weights = old_model.state_dict()
     known = tokenizer.vocab_size
     added = tokenizer.unknown(train_text)
-    tokenizer.extend(train_text)
+    grown = tokenizer.extend(train_text)
     model_cfg = old_config.model
-    if added:  # new ids go right after the tokenizer's old ones (before BOD/EOD, if any)
-        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + len(added), at=known)
-        model_cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + len(added))
+    if grown:  # new ids go right after the tokenizer's old ones (before BOD/EOD, if any)
+        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + grown, at=known)
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + grown)
     if docs and not was_docs:
         weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + 2)
     shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
+    note = (f", adding {grown} new character(s): {shown}" if grown else
+            f"; {tokenizer.fallback_rate(train_text):.2%} of the new text is outside it"
+            if tokenizer.kind != "char" else "")
     print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
-          f"vocabulary" + (f", adding {len(added)} new character(s): {shown}" if added else ""))
+          f"{tokenizer.kind} vocabulary{note}")
     config.model = dataclasses.replace(old_config.model, dropout=config.model.dropout,
-                                       vocab_size=tokenizer.vocab_size + 2 * docs)
+                                       vocab_size=tokenizer.vocab_size)
+    old = old_config.data
+    config.data = dataclasses.replace(config.data, tokenizer=old.tokenizer,
+                                      vocab_size=old.vocab_size, syllables=old.syllables,
+                                      split=old.split)
     return tokenizer, weights
 
 
@@ -127,7 +136,8 @@ class Trainer:
         elif config.init_from:
             self.tokenizer, weights = fine_tune_start(config, train_text)
         else:
-            self.tokenizer = CharTokenizer.fit(train_text)  # vocabulary: training text only
+            self.tokenizer = build_tokenizer(d.tokenizer, train_text, d.vocab_size,
+                                             d.syllables, d.split)  # from training text only
         extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
         config.model.vocab_size = self.tokenizer.vocab_size + extra
         config.validate()
@@ -257,7 +267,7 @@ class Trainer:
             text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
                                   seed=self.step)[0]
             log.sample(self.step, text)
-            bar.write("  " + text.strip().replace("\n", "\n  ")[:length])
+            bar.write("  " + text.strip().replace("\n", "\n  "))
         return val
 
     def finished(self) -> bool:
