@@ -167,6 +167,17 @@ def cmd_ngram(args: argparse.Namespace) -> None:
                               temperature=args.temperature, seed=args.seed))
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    """rnnlm compare."""
+    from rnnlm.compare import compare, format_table
+
+    rows = compare(args.models, args.text, device=args.device)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows]))
+    else:
+        print(format_table(rows))
+
+
 def cmd_corpus(args: argparse.Namespace) -> None:
     """rnnlm corpus list | get NAME | arxiv --query Q --max N --out FILE."""
     from rnnlm.data.corpora import get_corpus, list_corpora
@@ -287,6 +298,13 @@ def build_parser() -> Parser:
     p.set_defaults(func=cmd_eval)
 
     add_ngram_parser(verbs)
+
+    p = verbs.add_parser("compare", help="score one text with several models, one scale")
+    p.add_argument("models", nargs="+", metavar="RUN_OR_ARPA", help="run dirs or .arpa files")
+    p.add_argument("--text", required=True, help="the text file every model scores whole")
+    p.add_argument("--json", action="store_true", help="print a JSON list of rows")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.set_defaults(func=cmd_compare)
 
     p = verbs.add_parser("corpus", help="list or fetch named corpora; build an arXiv corpus")
     p.add_argument("action", choices=("list", "get", "arxiv"))

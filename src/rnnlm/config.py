@@ -91,8 +91,8 @@ class DataConfig:
     seq_len: int = opt(128, "stream mode: tokens per truncated-BPTT window", check=POSITIVE)
     batch_size: int = opt(32, "parallel columns of the stream, or documents per batch",
                           check=POSITIVE)
-    pack: bool = opt(True, "documents mode: run the RNN on packed sequences of true lengths "
-                     "(--no-pack: pad and mask the loss)")
+    pack: bool = opt(False, "documents mode: run the RNN on packed sequences of true lengths "
+                     "(default --no-pack: pad and mask the loss, 4% faster with buckets)")
     bucket: bool = opt(True, "documents mode: batch documents of similar length together "
                        "(--no-bucket: random batches, more padding)")
     max_length: int | None = opt(None, "documents mode: truncate longer documents to this many "

@@ -116,9 +116,12 @@ def score(lm: LoadedNgram, text: str) -> EvalResult:
     log10 = lm.model.log10_probs(seq, positions)
     unk = lm.tokenizer.unk_id
     unknown = int((seq[positions] == unk).sum()) if unk is not None else 0
-    return EvalResult(total_nats=float(-log10.sum() * math.log(10)), tokens=len(positions),
-                      characters=len(scored), bytes=len(scored.encode("utf-8")),
-                      unknown_tokens=unknown)
+    result = EvalResult(total_nats=float(-log10.sum() * math.log(10)), tokens=len(positions),
+                        characters=len(scored), bytes=len(scored.encode("utf-8")),
+                        unknown_tokens=unknown)
+    if not lm.tokenizer.lossless:  # unknown words cost one <unk> each
+        result.oov_rate, result.comparable = lm.tokenizer.fallback_rate(text), False
+    return result
 
 
 def evaluate(model: str | Path, text: str | Path | None = None, corpus: str | None = None,

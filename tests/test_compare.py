@@ -1,0 +1,42 @@
+"""`rnnlm compare`: runs and ARPA files on one text, one scale, non-comparable rows flagged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnlm.cli import main
+from rnnlm.compare import compare, format_table
+from rnnlm.errors import RnnlmError
+from rnnlm.evaluate import evaluate
+from rnnlm.ngram import commands
+
+
+def test_compare_runs_and_ngrams(tiny_run: Path, shakespeare_100k: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture) -> None:
+    char5 = tmp_path / "char5.arpa"
+    word3 = tmp_path / "word3.arpa"
+    commands.train([str(shakespeare_100k)], 5, char5)
+    commands.train([str(shakespeare_100k)], 3, word3, tokenizer="word")
+    text = tmp_path / "held.txt"
+    text.write_text(shakespeare_100k.read_text(encoding="utf-8")[-20_000:], encoding="utf-8")
+    rows = compare([str(tiny_run), str(char5), str(word3)], text)
+    assert [r.level for r in rows] == ["char 1×128 lstm (stream)", "char 5-gram KN (stream)",
+                                       "word 3-gram KN (stream)"]
+    assert rows[0].result.bits_per_char == evaluate(tiny_run, text=text).bits_per_char
+    assert all(r.result.characters == 20_000 - 1 for r in rows[:2])
+    assert rows[2].result.oov_rate > 0 and not rows[2].result.comparable
+    assert 1.5 < rows[1].result.bits_per_char < 4 and rows[0].parameters > 10_000
+    table = format_table(rows)
+    assert "*" in table and "not comparable" in table
+    assert main(["compare", str(tiny_run), str(char5), "--text", str(text), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["level"] for r in out][1] == "char 5-gram KN (stream)"
+    assert {"bits_per_char", "perplexity", "eval_seconds", "parameters"} <= set(out[0])
+
+
+def test_compare_needs_a_text(tiny_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(RnnlmError, match="no such file"):
+        compare([str(tiny_run)], tmp_path / "missing.txt")
