@@ -1,9 +1,11 @@
-"""Document batches for training from a zero state: pieces of similar length batched together
-(length buckets), padded on the right, batch order shuffled every epoch.
+"""Document batches for training from a zero state, padded on the right.
 
-With --chunk, a long document is several pieces; round r holds the r-th piece of every
-document that has one, rounds run in order, and a piece starts from the state its
-document's previous piece ended in (detached: truncated BPTT across pieces).
+Whole documents: documents of similar length are batched together (length buckets) and
+the batch order is shuffled every epoch. With --chunk, a long document is several pieces:
+each batch row (a slot) reads one document piece by piece and then the next document of a
+shuffled queue, so every batch mixes beginnings, middles and ends as stream mode does, and a
+piece starts from the state its document's previous piece ended in (detached: truncated
+BPTT across pieces).
 """
 
 from __future__ import annotations
@@ -55,15 +57,32 @@ class DocumentBatches:
     def plan(self, epoch: int) -> list[list[tuple[int, int]]]:
         """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
-        batches: list[list[tuple[int, int]]] = []
-        for r in range(self.rounds):
-            keys = [(d, r) for d, p in enumerate(self.pieces) if len(p) > r]
-            keys = [keys[i] for i in rng.permutation(len(keys))]
-            if self.bucketed:  # stable sort: random order among pieces of equal length
-                keys.sort(key=lambda k: len(self.pieces[k[0]][k[1]]))
-            cut = [keys[i: i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
-            batches += [cut[i] for i in rng.permutation(len(cut))]
-        return batches
+        if self.rounds > 1:
+            return self._slot_plan(rng)
+        keys = [(d, 0) for d in rng.permutation(len(self.pieces)).tolist()]
+        if self.bucketed:  # stable sort: random order among documents of equal length
+            keys.sort(key=lambda k: len(self.pieces[k[0]][0]))
+        cut = [keys[i: i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
+        return [cut[i] for i in rng.permutation(len(cut))]
+
+    def _slot_plan(self, rng: np.random.Generator) -> list[list[tuple[int, int]]]:
+        """Chunked documents: each row reads its document's pieces in order, then takes the
+        next document from a shuffled queue; the epoch ends when the queue and rows are empty."""
+        queue = rng.permutation(len(self.pieces)).tolist()[::-1]  # pop() takes the next one
+        slots: list[tuple[int, int] | None] = [None] * self.batch_size  # (document, piece)
+        batches = []
+        while True:
+            keys = []
+            for i, slot in enumerate(slots):
+                if slot is None or slot[1] == len(self.pieces[slot[0]]):
+                    slot = (queue.pop(), 0) if queue else None
+                if slot is not None:
+                    keys.append(slot)
+                    slot = (slot[0], slot[1] + 1)
+                slots[i] = slot
+            if not keys:
+                return batches
+            batches.append(keys)
 
     def padding_fraction(self, epoch: int = 0) -> float:
         """Share of the batch cells of an epoch that are padding."""
