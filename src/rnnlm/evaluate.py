@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnlm.data.corpora import load_corpus
-from rnnlm.data.documents import check_format, split_documents
+from rnnlm.data.documents import check_format, parse_documents, split_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.scoring import EvalResult
@@ -33,17 +33,25 @@ def evaluate(run: str | Path, corpus: str | None = None, text: str | Path | None
                          f"sha256 differs), so its splits are not the ones the run used; "
                          f"score a file with --text instead")
     split = split or ("all" if text else "val")
-    if lm.boundaries:
-        docs = split_documents(loaded.texts, fmt, loaded.name, data.val_fraction,
-                               data.test_fraction)
-        body_docs = [d for part in docs.values() for d in part] if split == "all" \
-            else docs[split]
-        if not body_docs:
-            raise RnnlmError(f"{loaded.name} has no {split} documents for this run; use "
-                             f"--split val, or --text FILE")
-        result = lm.score_documents(body_docs, per_token=per_token)
-        result.source = f"{loaded.name}:{split} ({len(body_docs):,} documents)"
-        return result
+    body: list[str] | str
+    if lm.boundaries and split == "all":
+        body = [d for t in loaded.texts.values() for d in parse_documents(t, fmt, loaded.name)]
+    elif lm.boundaries:
+        body = split_documents(loaded.texts, fmt, loaded.name, data.val_fraction,
+                               data.test_fraction)[split]
+    else:
+        parts = loaded.splits(data.val_fraction, data.test_fraction)
+        body = "".join(parts.values()) if split == "all" else parts[split]
+    if not body:
+        raise RnnlmError(f"{loaded.name} has no {split} split for this run (the run held "
+                         f"out none); use --split val, or --text FILE")
+    if isinstance(body, list):
+        result = lm.score_documents(body, per_token=per_token)
+        result.source = f"{loaded.name}:{split} ({len(body):,} documents)"
+    else:
+        result = lm.score(body, per_token=per_token)
+        result.source = f"{loaded.name}:{split}"
+    return result
     if split == "all":
         body = "".join(loaded.splits(data.val_fraction, data.test_fraction).values())
     else:

@@ -63,6 +63,9 @@ def test_eval_text_with_documents(doc_run: Path, tmp_path: Path) -> None:
     result = evaluate(doc_run, text=text, documents="jsonl:t")
     assert result.tokens == len("We study graphs.") + len("A new bound.") + 2
     assert "2 documents" in result.source
+    one = tmp_path / "one.txt"
+    one.write_text("A single abstract is a text too.\n", encoding="utf-8")
+    assert evaluate(doc_run, text=one).characters == len(one.read_text())
 
 
 def test_sample_whole_documents(doc_run: Path) -> None:
