@@ -65,7 +65,7 @@ def build(text: str, order: int, tokenizer: str = "char", documents: str = "stre
         raise RnnlmError(f"--documents must be one of {', '.join(DOCUMENTS)} (got {documents})")
     if not text.strip("\n"):
         raise RnnlmError("the training text is empty; give a corpus with text")
-    tok = fit_tokenizer(tokenizer, text)
+    tok = fit_tokenizer(tokenizer, text, documents)
     seq = encode_documents(tok, text, documents)
     bos, eos = (tok.vocab_size, tok.vocab_size + 1) if documents == "lines" else (None, None)
     if documents == "stream" and len(seq) < 2:
@@ -156,26 +156,31 @@ def sample(model: str | Path, prime: str = "", length: int = 500, temperature: f
     if unknown:
         raise RnnlmError(f"the prime has {len(unknown)} symbol(s) outside the model's "
                          f"vocabulary, e.g. {unknown[0]!r}; remove them")
-    head, current = prime.rsplit("\n", 1) if lines and "\n" in prime else ("", prime)
-    text = head + "\n" if lines and "\n" in prime else ""
-    sentence = tok.encode(current).tolist()  # decoded with what follows (words need spaces)
-    context = [m.bos] * lines + sentence
+    current = prime.rsplit("\n", 1)[-1] if lines else prime
+    context = [m.bos] * lines + tok.encode(current).tolist()
     newline = [i for i in tok.encode("\n").tolist() if i != tok.unk_id] if lines else []
     banned = [*tok.special_ids(), *newline, *([m.bos] if lines else [])]
     rng = np.random.default_rng(seed)
+    text, new, line_start = prime, [], lines and not current
+
+    def decoded() -> str:
+        """The new tokens' text; a word's leading space is dropped at the start of a line."""
+        piece = tok.decode(new)
+        return piece.removeprefix(" ") if line_start and tok.kind == "word" else piece
+
     for _ in range(length):
         p = m.distribution(np.array(context, dtype=np.int64))
         p[banned] = 0.0
         p = p ** (1.0 / temperature)
         token = int(rng.choice(len(p), p=p / p.sum()))
         if token == m.eos:
-            text += tok.decode(sentence) + "\n"
-            sentence, context = [], [m.bos]
+            text += decoded() + "\n"
+            new, context, line_start = [], [m.bos], True
         else:
-            sentence.append(token)
+            new.append(token)
             context.append(token)
         context = context[max(len(context) - m.order + 1, 0):] if m.order > 1 else []
-    return text + tok.decode(sentence)
+    return text + decoded()
 
 
 def describe(report: TrainReport) -> str:

@@ -16,18 +16,21 @@ import numpy as np
 
 from rnnlm.errors import RnnlmError
 from rnnlm.tokenizers import TOKENIZERS, Tokenizer, build_tokenizer, load_tokenizer
+from rnnlm.tokenizers.word import WordTokenizer
 
 DOCUMENTS = ("stream", "lines")
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
 
-def fit_tokenizer(kind: str, text: str) -> Tokenizer:
+def fit_tokenizer(kind: str, text: str, documents: str = "stream") -> Tokenizer:
     """A tokenizer of type `kind` fitted on the training text; `word` is KenLM's convention:
-    whitespace-separated tokens, all of them kept (a literal <unk> is the unknown token)."""
+    whitespace-separated tokens, all of them kept (a literal <unk> is the unknown token), and
+    in lines mode no line-break token (</s> takes its place)."""
     if kind not in TOKENIZERS:
         raise RnnlmError(f"unknown tokenizer {kind!r}; choose one of {', '.join(TOKENIZERS)}")
     if kind == "word":
-        return build_tokenizer(kind, text, vocab_size=0, split="whitespace")
+        words = text.replace("\n", " ") if documents == "lines" else text
+        return build_tokenizer(kind, words, vocab_size=0, split="whitespace")
     return build_tokenizer(kind, text)
 
 
@@ -81,7 +84,10 @@ def escape(text: str) -> str:
 def token_names(tok: Tokenizer, documents: str) -> list[str]:
     """One distinct ARPA word per n-gram id: <unk>, the tokenizer's specials by name, each other
     token's escaped text (`<idN>` where that is empty or shared), then <s> </s> in lines mode."""
-    names = [escape(tok.decode([i])) for i in range(tok.vocab_size)]
+    if isinstance(tok, WordTokenizer):  # the words themselves, not their decoded spacing
+        names = [UNK, *map(escape, tok.words)]
+    else:
+        names = [escape(tok.decode([i])) for i in range(tok.vocab_size)]
     for i, name in zip(tok.special_ids(), tok.specials, strict=True):
         names[i] = name
     if tok.unk_id is not None:
