@@ -93,8 +93,8 @@ class DataConfig:
                           check=POSITIVE)
     pack: bool = opt(False, "documents mode: run the RNN on packed sequences of true lengths "
                      "(default --no-pack: pad and mask the loss, 4% faster with buckets)")
-    bucket: bool = opt(True, "documents mode: batch documents of similar length together "
-                       "(--no-bucket: random batches, more padding)")
+    bucket: bool = opt(True, "documents mode, whole documents: batch documents of similar "
+                       "length together (--no-bucket: random batches, more padding)")
     max_length: int | None = opt(None, "documents mode: truncate longer documents to this many "
                                  "tokens (counted in a warning)", check=POSITIVE)
     chunk: int | None = opt(None, "documents mode: cut documents into pieces of this many "

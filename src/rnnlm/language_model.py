@@ -122,12 +122,7 @@ class LanguageModel:
         if per_token:
             pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
             write_per_token(Path(per_token), pieces, nats)
-        result = summarize(nats, text[context:], unknown)
-        if not self.tokenizer.lossless:
-            result.oov_rate = self.tokenizer.fallback_rate(text)
-            result.comparable = False
-        return result
-        return summarize(nats, text[context:], unknown)
+        return self._flag_lossy(summarize(nats, text[context:], unknown), text)
 
     def score_documents(self, docs: list[str], per_token: str | Path | None = None
                         ) -> EvalResult:
@@ -149,7 +144,11 @@ class LanguageModel:
             write_per_token(Path(per_token), pieces, flat)
         result = EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
                             characters=characters, bytes=nbytes, unknown_tokens=unknown)
+        return self._flag_lossy(result, "\n".join(docs))
+
+    def _flag_lossy(self, result: EvalResult, text: str) -> EvalResult:
+        """Mark scores of a lossy (word) tokenizer: its OOV rate, and not comparable."""
         if not self.tokenizer.lossless:
-            result.oov_rate = self.tokenizer.fallback_rate("\n".join(docs))
+            result.oov_rate = self.tokenizer.fallback_rate(text)
             result.comparable = False
         return result

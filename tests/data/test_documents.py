@@ -100,7 +100,7 @@ def test_chunks_carry_the_state_exactly(abstracts: list[str]) -> None:
         x, y, _ = pad_batch([s])
         whole.append(torch.nn.functional.cross_entropy(model(x)[0][0], y[0], reduction="sum"))
     batches = DocumentBatches(cut_documents(seqs, None, chunk=100), 5, seed=3)
-    assert batches.rounds > 3
+    assert batches.max_pieces > 3
     total = torch.zeros(len(docs), dtype=torch.float64)
     for _ in range(len(batches.plan(0))):
         batch, _ = batches.next()

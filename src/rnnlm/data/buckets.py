@@ -50,14 +50,14 @@ class DocumentBatches:
                  bucketed: bool = True, device: torch.device | str = "cpu") -> None:
         self.pieces, self.batch_size, self.seed = pieces, batch_size, seed
         self.bucketed, self.device = bucketed, device
-        self.rounds = max(len(p) for p in pieces)
+        self.max_pieces = max(len(p) for p in pieces)
         self.carried: dict[int, State] = {}  # document → state after its last piece
         self.seek(0, 0)
 
     def plan(self, epoch: int) -> list[list[tuple[int, int]]]:
         """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
-        if self.rounds > 1:
+        if self.max_pieces > 1:
             return self._slot_plan(rng)
         keys = [(d, 0) for d in rng.permutation(len(self.pieces)).tolist()]
         if self.bucketed:  # stable sort: random order among documents of equal length
