@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 
 from rnnlm.cli import main
-from rnnlm.data.arxiv import build_arxiv
+from rnnlm.data.arxiv import ATOM, OPENSEARCH, build_arxiv
 from rnnlm.errors import RnnlmError
 
+ABS = "arxiv.org/abs/"  # the API's ids are URLs ending in /abs/ID; no request ever goes there
 PAPERS = [(f"1407.{i:04d}", f"Abstract number {i}.\n  It has   two lines.") for i in range(23)]
 
 
 def feed(start: int, size: int, total: int = len(PAPERS)) -> bytes:
     """An Atom page like the arXiv API's."""
     entries = "".join(
-        f"<entry><id>http://arxiv.org/abs/{pid}v2</id><title>t</title>"
+        f"<entry><id>{ABS}{pid}v2</id><title>t</title>"
         f"<summary>{text}</summary></entry>" for pid, text in PAPERS[start: start + size])
     return (f'<?xml version="1.0" encoding="UTF-8"?>'
-            f'<feed xmlns="http://www.w3.org/2005/Atom" '
-            f'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
+            f'<feed xmlns="{ATOM[1:-1]}" xmlns:opensearch="{OPENSEARCH[1:-1]}">'
             f"<opensearch:totalResults>{total}</opensearch:totalResults>{entries}</feed>"
             ).encode()
 
