@@ -126,3 +126,12 @@ def test_toml_config_and_flags_on_top(capsys: pytest.CaptureFixture[str], tmp_pa
     saved = json.loads((run / "config.json").read_text())
     assert (saved["model"]["cell"], saved["model"]["hidden"]) == ("gru", 40)
     assert saved["train"]["precision"] in ("fp32", "bf16")  # resolved, not "auto"
+
+
+@pytest.mark.parametrize("verb", ["train", "sample", "eval", "compare", "corpus", "ngram", "demo"])
+def test_every_verb_prints_its_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--help works for every verb (argparse expands % in help texts, so they must be escaped)."""
+    with pytest.raises(SystemExit) as exit_:
+        main([verb, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: rnnlm" in capsys.readouterr().out

@@ -50,7 +50,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             kwargs: dict[str, Any] = {"dest": f"{group_name}.{f.name}",
                                       "default": argparse.SUPPRESS}
             default = f.default if f.default is not dataclasses.MISSING else None
-            help_text = f"{f.metadata['help']} (default: {default})"
+            help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")
             if f.type == "bool":
                 kwargs["action"] = argparse.BooleanOptionalAction
             elif f.metadata.get("choices"):
@@ -171,7 +171,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     """rnnlm compare."""
     from rnnlm.compare import compare, format_table
 
-    rows = compare(args.models, args.text, device=args.device)
+    rows = compare(args.models, text=args.text, corpus=args.corpus, split=args.split,
+                   val_fraction=args.val_fraction, device=args.device)
     if args.json:
         print(json.dumps([r.to_dict() for r in rows]))
     else:
@@ -301,7 +302,12 @@ def build_parser() -> Parser:
 
     p = verbs.add_parser("compare", help="score one text with several models, one scale")
     p.add_argument("models", nargs="+", metavar="RUN_OR_ARPA", help="run dirs or .arpa files")
-    p.add_argument("--text", required=True, help="the text file every model scores whole")
+    p.add_argument("--text", help="the text file every model scores whole")
+    p.add_argument("--corpus", help="or: a registered corpus or path, scored on --split")
+    p.add_argument("--split", default="val", choices=("train", "val", "test"),
+                   help="part of --corpus to score (default: val)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="--corpus without official splits: the held-out fraction (default 0.1)")
     p.add_argument("--json", action="store_true", help="print a JSON list of rows")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.set_defaults(func=cmd_compare)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnlm.data.corpora import load_corpus
 from rnnlm.errors import RnnlmError
 from rnnlm.evaluate import evaluate
 from rnnlm.language_model import LanguageModel
@@ -50,13 +52,31 @@ def _rnn_row(run: str, text: Path, device: str) -> Row:
     return Row(run, level, lm.model.num_parameters(), result, seconds)
 
 
-def compare(models: list[str], text: str | Path, device: str = "auto") -> list[Row]:
-    """Score text (whole) with each model: a run directory or an .arpa file."""
+def compare(models: list[str], text: str | Path | None = None, corpus: str | None = None,
+            split: str = "val", val_fraction: float = 0.1, device: str = "auto") -> list[Row]:
+    """Score one text (whole) with each model: a run directory or an .arpa file. The text is a
+    file, or one split of a corpus (official files, else cut by val_fraction), so every model
+    scores exactly the same characters."""
+    if not models:
+        raise RnnlmError("give at least one model: a run directory or an .arpa file")
+    if (text is None) == (corpus is None):
+        raise RnnlmError("give the text to score: --text FILE or --corpus NAME [--split S]")
+    if corpus is not None:
+        body = load_corpus(corpus).splits(val_fraction)[split]
+        if not body:
+            raise RnnlmError(f"{corpus} has no {split} split at --val-fraction {val_fraction}; "
+                             f"choose another --split")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{Path(corpus).stem}.{split}.txt"
+            path.write_text(body, encoding="utf-8")
+            return _rows(models, path, device)
     text = Path(text)
     if not text.is_file():
         raise RnnlmError(f"no such file: {text}; give the text to score with --text")
-    if not models:
-        raise RnnlmError("give at least one model: a run directory or an .arpa file")
+    return _rows(models, text, device)
+
+
+def _rows(models: list[str], text: Path, device: str) -> list[Row]:
     return [_ngram_row(m, text) if m.endswith(".arpa") else _rnn_row(m, text, device)
             for m in models]
 

