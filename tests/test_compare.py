@@ -9,6 +9,7 @@ import pytest
 
 from rnnlm.cli import main
 from rnnlm.compare import compare, format_table
+from rnnlm.data.text import split_text
 from rnnlm.errors import RnnlmError
 from rnnlm.evaluate import evaluate
 from rnnlm.ngram import commands
@@ -40,3 +41,29 @@ def test_compare_runs_and_ngrams(tiny_run: Path, shakespeare_100k: Path, tmp_pat
 def test_compare_needs_a_text(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(RnnlmError, match="no such file"):
         compare([str(tiny_run)], tmp_path / "missing.txt")
+    with pytest.raises(RnnlmError, match="give the text to score"):
+        compare([str(tiny_run)])
+
+
+def test_compare_scores_a_corpus_split(tiny_run: Path, shakespeare_100k: Path,
+                                       tmp_path: Path) -> None:
+    """--corpus/--split scores exactly the text of that split, for every model alike."""
+    char3 = tmp_path / "char3.arpa"
+    commands.train([str(shakespeare_100k)], 3, char3)
+    rows = compare([str(tiny_run), str(char3)], corpus=str(shakespeare_100k), split="val")
+    val = split_text(shakespeare_100k.read_text(encoding="utf-8"), 0.1)["val"]
+    assert rows[0].result.bits_per_char == pytest.approx(
+        evaluate(tiny_run, text=_write(tmp_path / "val.txt", val)).bits_per_char, rel=1e-6)
+    assert rows[1].result.characters == rows[0].result.characters
+
+
+def test_ptb_char_reads_as_plain_text() -> None:
+    """Mikolov's spaced symbols become text: one character per published symbol."""
+    from rnnlm.data.corpora import ptb_char_text
+
+    assert ptb_char_text("a b _ c d\n e _ f \n") == "ab cd\ne f\n"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path

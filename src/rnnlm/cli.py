@@ -200,6 +200,19 @@ def cmd_corpus(args: argparse.Namespace) -> None:
             print(path)
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    """rnnlm bench [--budget 2m,5m,10m]."""
+    if args.budget:
+        from rnnlm.bench.budget import budget_table
+
+        budget_table([parse_duration(b) for b in args.budget.split(",")], args.corpus,
+                     args.families.split(","), args.out, device=args.device)
+    else:
+        from rnnlm.bench.command import bench
+
+        bench(args.corpus, device=args.device, quick=args.quick, json_path=args.json)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """rnnlm demo."""
     from rnnlm.demo import demo
@@ -324,6 +337,19 @@ def build_parser() -> Parser:
     arxiv.add_argument("--delay", type=float, default=3.0,
                        help="seconds between requests (the API's terms ask for 3)")
     p.set_defaults(func=cmd_corpus)
+
+    p = verbs.add_parser("bench", help="speed against the machine's limit; quality by budget")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--quick", action="store_true", help="one small shape, seconds in all")
+    p.add_argument("--corpus", default="shakespeare", help="text for training and vocabulary")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--budget", metavar="TIMES",
+                   help="instead: train every family for each wall-clock budget (e.g. "
+                        "2m,5m,10m) and tabulate val bits/char (markdown, JSON, PNG)")
+    p.add_argument("--families", default="lstm,gru,rnn,transformer,nanogpt",
+                   help="--budget: model families to train")
+    p.add_argument("--out", default="runs/budget", help="--budget: runs and results folder")
+    p.set_defaults(func=cmd_bench)
 
     p = verbs.add_parser("demo", help="train on the default corpus and print samples")
     p.add_argument("--max-time", type=duration, default=210.0, help="training time")

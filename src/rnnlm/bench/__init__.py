@@ -1,0 +1,1 @@
+"""`rnnlm bench`: speed against the machine's limit, and quality against wall-clock budgets."""

@@ -1,0 +1,129 @@
+"""`rnnlm bench --budget 2m,5m,10m`: each model family trained at its best known settings for
+each wall-clock budget, scored by full-pass validation bits per character; written as JSON, a
+markdown table and a PNG plot (bits/char against minutes, one line per family)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from rnnlm.config import RunConfig
+from rnnlm.errors import RnnlmError
+from rnnlm.evaluate import evaluate
+from rnnlm.fileio import write_atomic, write_text_atomic
+
+# The settings of each family: RunConfig fields by table, on top of rnnlm's defaults.
+FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
+    "lstm": {},  # the defaults: 2×640 LSTM, batch 32 × 128, AdamW 3e-3, weight decay 0.3
+    "gru": {"model": {"cell": "gru"}},
+    "rnn": {"model": {"cell": "rnn", "activation": "tanh"}, "train": {"lr": 1e-3}},
+    "transformer": {
+        "model": {"cell": "transformer", "layers": 4, "hidden": 256, "heads": 4, "block": 128,
+                  "dropout": 0.1},
+        "data": {"seq_len": 128, "batch_size": 32},
+        "train": {"lr": 1e-3, "weight_decay": 0.1},
+    },
+    # nanoGPT's documented CPU run of shakespeare_char: block 64, batch 12, 4 layers, 4 heads,
+    # 128 wide, dropout 0, lr 1e-3 decayed to 1e-4, weight decay 0.1, warmup 100
+    "nanogpt": {
+        "model": {"cell": "transformer", "layers": 4, "hidden": 128, "heads": 4, "block": 64,
+                  "dropout": 0.0},
+        "data": {"seq_len": 64, "batch_size": 12},
+        "train": {"lr": 1e-3, "weight_decay": 0.1, "min_lr_ratio": 0.1},
+    },
+}
+
+
+def family_config(family: str, corpus: str, seconds: float, device: str) -> RunConfig:
+    """The RunConfig of one family for one budget: validation only at the end, so the whole
+    budget goes to training, and the score is the model the budget ends with."""
+    if family not in FAMILIES:
+        raise RnnlmError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    config = RunConfig()
+    for table, values in copy.deepcopy(FAMILIES[family]).items():
+        for name, value in values.items():
+            setattr(getattr(config, table), name, value)
+    config.data.corpus = [corpus]
+    config.train.max_time = seconds
+    config.train.eval_every = 10**9
+    config.train.sample_length = 0
+    config.train.device = device
+    return config
+
+
+def budget_table(budgets: list[float], corpus: str, families: list[str], out: str | Path,
+                 device: str = "auto") -> list[dict[str, Any]]:
+    """Train (or reuse, if already done) every family × budget under out/, then write
+    out/budget.json, out/budget.md and out/budget.png; return the rows."""
+    from rnnlm.train.trainer import train
+
+    out = Path(out)
+    rows = []
+    for family in families:
+        for seconds in budgets:
+            config = family_config(family, corpus, seconds, device)
+            run = out / f"{family}-{seconds / 60:g}m"
+            if not (run / "best").exists():
+                if run.exists():
+                    raise RnnlmError(f"{run} holds an unfinished run; delete it to retrain")
+                train(config, out=run)
+            result = evaluate(run, split="val")
+            state = json.loads((run / "last" / "state.json").read_text())
+            m = config.model
+            rows.append({"family": family, "minutes": seconds / 60, "cell": m.cell,
+                         "layers": m.layers, "hidden": m.hidden, "steps": state["step"],
+                         "val_bits_per_char": round(result.bits_per_char, 4), "run": str(run)})
+            print(f"{family} {seconds / 60:g} min: {result.bits_per_char:.4f} bits/char "
+                  f"(val, full pass, {state['step']:,} steps)", flush=True)
+    write_text_atomic(out / "budget.json", json.dumps(rows, indent=1) + "\n")
+    write_text_atomic(out / "budget.md", markdown(rows, corpus))
+    plot(rows, out / "budget.png", corpus)
+    print(markdown(rows, corpus) + f"\nwrote {out}/budget.json, budget.md, budget.png")
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
+    """Families down, budgets across, val bits/char in the cells; the best per budget bold."""
+    minutes = sorted({r["minutes"] for r in rows})
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    cell = {(r["family"], r["minutes"]): r for r in rows}
+    best = {m: min(r["val_bits_per_char"] for r in rows if r["minutes"] == m) for m in minutes}
+    lines = [f"| family ({corpus}, val bits/char) | model | "
+             + " | ".join(f"{m:g} min" for m in minutes) + " |",
+             "| --- | --- |" + " ---: |" * len(minutes)]
+    for f in families:
+        any_row = next(r for r in rows if r["family"] == f)
+        shape = f"{any_row['layers']}×{any_row['hidden']} {any_row['cell']}"
+        values = []
+        for m in minutes:
+            r = cell.get((f, m))
+            v = f"{r['val_bits_per_char']:.4f}" if r else "–"
+            values.append(f"**{v}**" if r and r["val_bits_per_char"] == best[m] else v)
+        lines.append(f"| {f} | {shape} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path, corpus: str) -> None:
+    """Bits/char against minutes, one line per family (needs matplotlib: rnnlm[plot])."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"skipped {path}: the plot needs matplotlib (pip install 'rnnlm[plot]')")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for family in dict.fromkeys(r["family"] for r in rows):
+        points = sorted((r["minutes"], r["val_bits_per_char"]) for r in rows
+                        if r["family"] == family)
+        ax.plot(*zip(*points, strict=True), marker="o", label=family)
+    ax.set_xlabel("training budget (minutes of wall-clock time)")
+    ax.set_ylabel(f"val bits/char ({corpus}, full pass)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
