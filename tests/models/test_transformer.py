@@ -145,3 +145,13 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str], shakespeare_100k: P
     with pytest.raises(RnnlmError, match="--chunk 64 is longer than --block 32"):
         RunConfig(model=ModelConfig(cell="transformer", block=32),
                   data=DataConfig(documents="lines", chunk=64)).validate()
+
+
+def test_documents_mode_with_pieces(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                    shakespeare_100k: Path) -> None:
+    run = tmp_path / "docs"
+    assert main(["train", str(shakespeare_100k), "--documents", "lines", "--chunk", "32",
+                 "--out", str(run), "--max-steps", "10", "--eval-every", "10", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--documents", "2", "--length", "40", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.count("--- document") == 2

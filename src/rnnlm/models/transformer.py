@@ -108,8 +108,9 @@ class TransformerLanguageModel(nn.Module):
 
     def _read(self, full: torch.Tensor, start: int, ragged: bool) -> torch.Tensor:
         """Logits (B, n − start, V) for positions start.. of full (B, n), in windows of at most
-        `block` positions. A window reaching past `block` scores its last block // 2 positions
-        only, so every token sees all its context up to at least block − block // 2 tokens."""
+        `block` positions. Past the first window each window scores block // 2 new positions,
+        so a token sees all its context up to block − 1 tokens, and never fewer than
+        block − block // 2 once more precede it (twice the compute of one pass, only there)."""
         n, stride = full.shape[1], max(1, self.block // 2)
         pieces, a = [], start
         while a < n:
