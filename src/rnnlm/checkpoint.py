@@ -23,7 +23,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from rnnlm.config import RunConfig, load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import fsync_dir, write_text_atomic
-from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.tokenizers import Tokenizer, load_tokenizer, save_tokenizer
 
 MODEL, TRAINER, STATE = "model.safetensors", "trainer.safetensors", "state.json"
@@ -35,7 +35,7 @@ def is_complete(path: Path) -> bool:
     return (path / STATE).is_file()
 
 
-def save_checkpoint(path: Path, model: RNNLanguageModel, config: RunConfig, tokenizer: Tokenizer,
+def save_checkpoint(path: Path, model: LanguageModelNet, config: RunConfig, tokenizer: Tokenizer,
                     state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
     """Write a complete checkpoint to `path` atomically (see the module docstring)."""
     partial, old = path.with_name(path.name + ".partial"), path.with_name(path.name + ".old")
@@ -114,7 +114,7 @@ def read_state(ckpt: Path) -> dict[str, Any]:
 
 
 def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
-                   ) -> tuple[RNNLanguageModel, Tokenizer, RunConfig]:
+                   ) -> tuple[LanguageModelNet, Tokenizer, RunConfig]:
     """Model (on device, eval mode), tokenizer and config of a checkpoint directory."""
     for name in (MODEL, "config.json", "tokenizer.json"):
         if not (ckpt / name).is_file():
@@ -129,12 +129,12 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
     if tokenizer.vocab_size + boundaries != config.model.vocab_size:
         raise RnnlmError(f"{ckpt}: tokenizer.json has {tokenizer.vocab_size} ids but config.json "
                          f"says {config.model.vocab_size}; the files come from different runs")
-    model = RNNLanguageModel(config.model)
+    model = build_model(config.model)
     load_weights(model, ckpt / MODEL)
     return model.to(device).eval(), tokenizer, config
 
 
-def save_weights(model: RNNLanguageModel, file: Path) -> None:
+def save_weights(model: LanguageModelNet, file: Path) -> None:
     """Weights as safetensors, written from a CPU copy when the model is on a GPU (where cuDNN
     packs each RNN's weights into one buffer, which safetensors refuses to save in pieces)."""
     if any(p.device.type != "cpu" for p in model.parameters()):
@@ -142,7 +142,7 @@ def save_weights(model: RNNLanguageModel, file: Path) -> None:
     save_model(model, str(file))
 
 
-def load_weights(model: RNNLanguageModel, file: Path) -> None:
+def load_weights(model: LanguageModelNet, file: Path) -> None:
     """Load safetensors weights into a CPU model; one-line errors for damage and mismatch."""
     try:
         load_model(model, str(file), strict=True)

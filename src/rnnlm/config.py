@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -22,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "transformer")
 ACTIVATIONS = ("tanh", "relu", "relu6", "elu", "softplus", "softsign", "sigmoid")
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "exponential", "cosine", "plateau")
@@ -51,9 +52,9 @@ def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
 
 @dataclass
 class ModelConfig:
-    """The network: embedding → recurrent cells × layers → softmax head."""
+    """The network: embedding → recurrent cells (or transformer blocks) × layers → softmax head."""
 
-    cell: str = opt("lstm", "recurrent cell", choices=CELLS)
+    cell: str = opt("lstm", "recurrent cell, or a causal transformer", choices=CELLS)
     activation: str = opt("tanh", "Elman (--cell rnn) activation", choices=ACTIVATIONS)
     layers: int = opt(2, "stacked recurrent layers", check=POSITIVE)
     hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
@@ -61,6 +62,10 @@ class ModelConfig:
     dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head",
                          check=UNIT_OPEN)
     tie_weights: bool = opt(False, "share the embedding and output matrices (embedding = hidden)")
+    heads: int = opt(4, "transformer: attention heads (--hidden must be divisible by it)",
+                     check=POSITIVE)
+    block: int | None = opt(None, "transformer: positions it attends to (default: the training "
+                            "window, --seq-len, or --chunk in documents mode)", check=POSITIVE)
     vocab_size: int = opt(0, "set from the tokenizer", cli=False)
 
 
@@ -170,6 +175,8 @@ class RunConfig:
             for f in dataclasses.fields(group):
                 check_value(f, getattr(group, f.name))
         m = self.model
+        if m.cell == "transformer":
+            check_transformer(m, d)
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")
@@ -180,6 +187,29 @@ class RunConfig:
             raise RnnlmError("--val-fraction plus --test-fraction leaves under 10% of the text "
                              "for training; lower them")
         return self
+
+
+def check_transformer(m: ModelConfig, d: DataConfig) -> None:
+    """The transformer's rules: it always ties its embedding (so embedding = hidden, whatever
+    --embedding and --tie-weights say), heads divide hidden, and its learned positions are
+    exactly the training window's, so that every position it attends to is trained."""
+    m.embedding, m.tie_weights = m.hidden, True
+    if m.hidden % m.heads:
+        raise RnnlmError(f"--hidden {m.hidden} is not divisible by --heads {m.heads}; choose "
+                         f"--heads that divides it (e.g. {math.gcd(m.hidden, m.heads)})")
+    chunked = d.mode == "documents" and d.chunk
+    if d.mode == "documents" and not chunked:  # whole documents: longer ones are read in windows
+        m.block = m.block or d.seq_len
+        return
+    name, window = ("--chunk", d.chunk) if chunked else ("--seq-len", d.seq_len)
+    m.block = m.block or window
+    if window > m.block:
+        raise RnnlmError(f"{name} {window} is longer than --block {m.block}, the positions the "
+                         f"transformer attends to; give {name} {m.block} or --block {window}")
+    if window < m.block:
+        raise RnnlmError(f"--block {m.block} is longer than {name} {window}: positions past the "
+                         f"training window would never be trained; give --block {window} (the "
+                         f"default) or {name} {m.block}")
 
 
 GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}

@@ -11,7 +11,7 @@ from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError
-from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.models import LanguageModelNet
 from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision
 from rnnlm.sampling import Sampling, generate_ids
 from rnnlm.scoring import (
@@ -27,7 +27,7 @@ from rnnlm.tokenizers import Tokenizer
 class LanguageModel:
     """Generate text from a prime, or score text, with a trained rnnlm model."""
 
-    def __init__(self, model: RNNLanguageModel, tokenizer: Tokenizer, config: RunConfig,
+    def __init__(self, model: LanguageModelNet, tokenizer: Tokenizer, config: RunConfig,
                  device: torch.device, precision: str, path: Path | None = None) -> None:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.device, self.precision, self.path = device, precision, path

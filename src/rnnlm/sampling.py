@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnlm.errors import RnnlmError
-from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.models import LanguageModelNet
 from rnnlm.runtime import autocast
 
 
@@ -60,7 +60,7 @@ def next_tokens(logits: torch.Tensor, s: Sampling, generator: torch.Generator | 
 
 
 @torch.no_grad()
-def generate_ids(model: RNNLanguageModel, prime: torch.Tensor, steps: int, s: Sampling,
+def generate_ids(model: LanguageModelNet, prime: torch.Tensor, steps: int, s: Sampling,
                  banned: list[int], generator: torch.Generator | None = None,
                  precision: str = "fp32") -> Iterator[torch.Tensor]:
     """Yield `steps` new ids (B,) per step after priming with ids (B, P) in one forward call."""

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from rnnlm.data.buckets import pad_batch
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
-from rnnlm.models.rnn import RNNLanguageModel, State, map_state
+from rnnlm.models import LanguageModelNet, State, map_state
 from rnnlm.runtime import autocast
 
 LN2 = math.log(2)
@@ -68,7 +68,7 @@ class EvalResult:
         return d
 
 
-def _forward(model: RNNLanguageModel, ids: torch.Tensor, state: State | None, precision: str
+def _forward(model: LanguageModelNet, ids: torch.Tensor, state: State | None, precision: str
              ) -> tuple[torch.Tensor, State]:
     with autocast(ids.device, precision):
         logits, state = model(ids, state)  # (B, T, V)
@@ -76,7 +76,7 @@ def _forward(model: RNNLanguageModel, ids: torch.Tensor, state: State | None, pr
 
 
 @torch.no_grad()
-def token_nats(model: RNNLanguageModel, ids: torch.Tensor, precision: str = "fp32",
+def token_nats(model: LanguageModelNet, ids: torch.Tensor, precision: str = "fp32",
                columns: int = 32, burn_in: int = 256, window: int = 512) -> torch.Tensor:
     """-ln p(ids[i] | ids[:i]) for i = 1 .. N-1, as a float32 tensor of N-1 values (nats)."""
     was_training = model.training
@@ -112,7 +112,7 @@ def token_nats(model: RNNLanguageModel, ids: torch.Tensor, precision: str = "fp3
 
 
 @torch.no_grad()
-def document_nats(model: RNNLanguageModel, seqs: list[np.ndarray], device: torch.device,
+def document_nats(model: LanguageModelNet, seqs: list[np.ndarray], device: torch.device,
                   precision: str = "fp32", budget: int = 1 << 24) -> list[torch.Tensor]:
     """Per document (ids BOD .. EOD), -ln p of each predicted token from a zero state (nats).
 

@@ -16,7 +16,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnlm.config import ModelConfig
 from rnnlm.models.cells import ElmanRNN
 
-State = torch.Tensor | tuple[torch.Tensor, ...]  # h (L, B, H), or (h, c) for the LSTM
+# h (L, B, H), or (h, c) for the LSTM; the transformer's context ids (1, B, block − 1), int64
+State = torch.Tensor | tuple[torch.Tensor, ...]
 IGNORE = -100  # the target id of padding: lm_loss skips it
 
 
@@ -36,6 +37,8 @@ def make_recurrent(cfg: ModelConfig, input_size: int) -> nn.Module:
 
 class RNNLanguageModel(nn.Module):
     """Predicts the next token at every position: logits (B, T, V) from ids (B, T)."""
+
+    trains_with_carried_state = True  # truncated BPTT: each window starts where the last ended
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -88,11 +91,12 @@ def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: State) -> State
 
 
 def state_tensors(state: State | None) -> dict[str, torch.Tensor]:
-    """A recurrent state as named tensors (for safetensors)."""
+    """A model state as named tensors (for safetensors): floats as float32, ids as they are."""
     if state is None:
         return {}
     parts = state if isinstance(state, tuple) else (state,)
-    return {f"state.{i}": s.detach().float().cpu().contiguous() for i, s in enumerate(parts)}
+    return {f"state.{i}": (s.float() if s.is_floating_point() else s).detach().cpu().contiguous()
+            for i, s in enumerate(parts)}
 
 
 def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -> State | None:

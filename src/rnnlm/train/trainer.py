@@ -29,8 +29,8 @@ from rnnlm.data.corpora import load_corpus
 from rnnlm.data.documents import Boundaries, cut_documents, encode_documents, split_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
+from rnnlm.models import build_model
 from rnnlm.models.rnn import (
-    RNNLanguageModel,
     grow_vocab,
     lm_loss,
     map_state,
@@ -142,7 +142,7 @@ class Trainer:
         config.model.vocab_size = self.tokenizer.vocab_size + extra
         config.validate()
 
-        self.model = RNNLanguageModel(config.model)
+        self.model = build_model(config.model)
         if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
             load_weights(self.model, run_dir / "last" / MODEL)
         elif weights is not None:
@@ -222,9 +222,12 @@ class Trainer:
             batch, _ = self.batches.next()
             x, y = batch.inputs, batch.targets  # (B, T) each, y padded with IGNORE
             lengths = batch.lengths if self.config.data.pack else None
+            carry = self.model.trains_with_carried_state  # pieces of a --chunk document
+            state = self.batches.initial_state(batch) if carry else None
             with autocast(self.device, self.precision):
-                logits, final = self.model(x, self.batches.initial_state(batch), lengths)
-            self.batches.keep(batch, final)
+                logits, final = self.model(x, state, lengths)
+            if carry:
+                self.batches.keep(batch, final)
             tokens = int(batch.lengths.sum())
         else:
             x, y, epoch_start = self.batches.next()  # (B, T) each
@@ -232,7 +235,8 @@ class Trainer:
                 self.hidden = None
             with autocast(self.device, self.precision):
                 logits, hidden = self.model(x, self.hidden)  # (B, T, V)
-            self.hidden = map_state(torch.Tensor.detach, hidden)  # carry the state, not graph
+            if self.model.trains_with_carried_state:  # the transformer: independent windows
+                self.hidden = map_state(torch.Tensor.detach, hidden)  # the state, not graph
             tokens = y.numel()
         loss = lm_loss(logits, y)  # nats per real token
         self.optimizer.zero_grad(set_to_none=True)
