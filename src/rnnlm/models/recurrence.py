@@ -98,17 +98,17 @@ Loops = tuple[Callable[..., Tensor], Callable[..., tuple[Tensor, Tensor]]]
 _compiled: Loops | None = None
 
 
-def compile_loops(compiler: Callable[[Callable[..., Any]], Any] | None = None) -> Loops:
-    """The two loops compiled once per process by compiler (TorchScript by default); the eager
-    ones, with one warning, when it fails."""
+def compile_loops() -> Loops:
+    """The two loops compiled by TorchScript, once per process; the eager ones, with one
+    warning, when that fails (TorchScript is deprecated; torch.compile unrolls the time loop:
+    minutes of compiling per sequence length)."""
     global _compiled
     if _compiled is None:
         try:
-            script = compiler or torch.jit.script
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's notice
-                _compiled = (script(forward_loop), script(backward_loop))
-        except Exception as err:  # noqa: BLE001 - any compiler failure falls back to eager
+                _compiled = (torch.jit.script(forward_loop), torch.jit.script(backward_loop))
+        except Exception as err:  # any compiler failure: run eagerly
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             warnings.warn(f"Elman recurrence not compiled ({first}); running it eagerly",
                           RuntimeWarning, stacklevel=2)
