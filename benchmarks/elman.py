@@ -7,7 +7,8 @@ Tokens/s of one training step (forward, backward, SGD step) of the recurrent blo
 input size = hidden), or of the whole LM with --vocab V (embedding, block, softmax head, loss).
 Each size runs fused nn.RNN(tanh), the plain Python loop through autograd ("autograd"), the
 custom BPTT node run eagerly ("custom") and compiled by TorchScript ("compiled"), alternating
-in one process; the best of --repeats timings counts. Writes JSON rows and prints a table.
+in one process; the best of --repeats timings counts. Writes JSON rows (after each
+row) and prints a table.
 """
 
 from __future__ import annotations
@@ -120,27 +121,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0.5, help="length of one timing")
     ap.add_argument("--out", default="runs/elman.json")
     args = ap.parse_args()
-    rows = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     compile_s = compile_seconds(128, args.activation)
+    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+            "compile_s": round(compile_s, 3)}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"TorchScript compile + first-run cost {compile_s:.3f} s")
     print(f"{'size':>16} {'prec':>5} {'fused tanh':>10} {'autograd':>9} {'custom':>9} "
           f"{'compiled':>9}   ratio to fused (autograd/custom/compiled)")
+    rows = []
     for size in args.sizes.split(","):
         hidden, batch, steps = (int(n) for n in size.split("x"))
         for precision in args.precisions.split(","):
             row = measure((hidden, batch, steps), precision, args)
             rows.append(row)
+            out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
             t, r = row["tokens_per_s"], row["ratio_to_fused"]
             print(f"{f'2x{hidden} b{batch} s{steps}':>16} {precision:>5} {t['fused']:>10} "
                   f"{t['autograd']:>9} {t['custom']:>9} {t['compiled']:>9}   "
                   f"{r['autograd']:.2f} / {r['custom']:.2f} / {r['compiled']:.2f}", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-            "compile_s": round(compile_s, 3)}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-
 
 if __name__ == "__main__":
     main()
