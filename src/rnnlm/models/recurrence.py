@@ -137,6 +137,7 @@ class ElmanRecurrence(torch.autograd.Function):
         return states
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         """BPTT loop for d xw and d h0, then d W_hh as one GEMM over every step."""
         states, w_hh = ctx.saved_tensors
