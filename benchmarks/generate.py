@@ -6,6 +6,8 @@ called once per token (the old path) for comparison; and a 10,000-character prim
     RNNLM_DATA=../shared/data PYTHONPATH=src python benchmarks/generate.py \
         [--out runs/bench/generate.json] [--repeats 3]
 
+Each figure is the median of --repeats runs of about 0.7 s (the prime: one run).
+
 Random weights are fine: the work per token does not depend on their values.
 """
 
@@ -31,7 +33,8 @@ from rnnlm.sampling import Sampling, measure_generation
 from rnnlm.tokenizers.char import CharTokenizer
 
 ALPHABET = string.ascii_letters + " \n!$&',-.3:;?"  # tiny-shakespeare's 65 characters
-STEPS = {1: 3000, 64: 300}  # per stream: about a second per measurement
+STREAMS = (1, 64)
+SECONDS = 0.7  # the length of one measurement
 PRIME = 10_000
 
 
@@ -47,9 +50,11 @@ class PerToken(nn.Module):
         return self.inner(ids, state)
 
 
-def median_rate(fn: Callable[[], float], repeats: int) -> float:
-    """The median of repeated rate measurements (characters per second)."""
-    return statistics.median(fn() for _ in range(repeats))
+def median_rate(fn: Callable[[int], float], streams: int, repeats: int) -> float:
+    """The median of repeated rate measurements (characters per second) of fn(steps), with
+    steps chosen from a short first run so that each takes about SECONDS."""
+    steps = max(20, int(fn(20) * SECONDS / streams))
+    return statistics.median(fn(steps) for _ in range(repeats))
 
 
 def timed(chars: int, fn: Callable[[], object]) -> float:
@@ -77,14 +82,14 @@ def prime_rate(model: RNNLanguageModel, precision: str) -> float:
         return timed(PRIME, lambda: model(prime))
 
 
-def paths(lm: LanguageModel, streams: int, steps: int) -> dict[str, Callable[[], float]]:
-    """One rate measurement per path, for `streams` streams of `steps` characters."""
+def paths(lm: LanguageModel, streams: int) -> dict[str, Callable[[int], float]]:
+    """Characters per second of each path for `streams` streams, as a function of steps."""
     s, model, precision = Sampling(temperature=0.8), lm.model, lm.precision
     return {
-        "sample": lambda: timed(streams * steps,
-                                lambda: lm.sample("\n", steps, streams, s, seed=0)),
-        "generate_ids": lambda: measure_generation(model, streams, steps, precision, s),
-        "stepper": lambda: bare_stepper(model, streams, steps, precision),
+        "sample": lambda steps: timed(streams * steps,
+                                      lambda: lm.sample("\n", steps, streams, s, seed=0)),
+        "generate_ids": lambda steps: measure_generation(model, streams, steps, precision, s),
+        "stepper": lambda steps: bare_stepper(model, streams, steps, precision),
     }
 
 
@@ -106,13 +111,12 @@ def run(repeats: int) -> list[dict[str, object]]:
     for precision in ("fp32", "bf16"):
         lm = LanguageModel(model, tokenizer, RunConfig(model=cfg), torch.device("cpu"),
                            precision)
-        for streams, steps in STEPS.items():
-            for path, rate in paths(lm, streams, steps).items():
-                add(path, precision, streams, median_rate(rate, repeats))
-        add("prime", precision, 1, median_rate(lambda p=precision: prime_rate(model, p),
-                                               repeats))
-    per_token = lambda: measure_generation(PerToken(model), 1, 300)  # noqa: E731
-    add("model-per-step", "fp32", 1, median_rate(per_token, repeats))
+        for streams in STREAMS:
+            for path, rate in paths(lm, streams).items():
+                add(path, precision, streams, median_rate(rate, streams, repeats))
+        add("prime", precision, 1, prime_rate(model, precision))  # one long run
+    per_token = lambda steps: measure_generation(PerToken(model), 1, steps)  # noqa: E731
+    add("model-per-step", "fp32", 1, median_rate(per_token, 1, repeats))
     return rows
 
 

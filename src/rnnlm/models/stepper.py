@@ -13,6 +13,8 @@ one row per vocabulary id, so embedding and first GEMM become a row lookup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -35,14 +37,67 @@ def lstm_order(w: torch.Tensor, hidden: int) -> torch.Tensor:
     return torch.cat([i, f, o, g])
 
 
+class Layer:
+    """One LSTM or Elman layer's step on preallocated views: the GEMM of [input, h] (B, in+H)
+    into the gates g (B, G·H) (added to the table row already in g for the first layer),
+    then the cell's update of h (a view into S) in place."""
+
+    def __init__(self, cell: str, act: Callable[[torch.Tensor], torch.Tensor],
+                 inp: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, g: torch.Tensor,
+                 h: torch.Tensor, c: torch.Tensor | None) -> None:
+        self.lstm, self.act = cell == "lstm", act
+        self.inp, self.w, self.b, self.g, self.h, self.c = inp, w, b, g, h, c
+        H = h.shape[1]
+        self.sig, self.cand = g[:, : 3 * H], g[:, 3 * H:]  # σ(i f o), tanh(g): LSTM only
+        self.i, self.f, self.o = g[:, :H], g[:, H: 2 * H], g[:, 2 * H: 3 * H]
+
+    def __call__(self) -> None:
+        """h ← the layer's new state (and c for the LSTM)."""
+        if self.b is None:
+            self.g.addmm_(self.inp, self.w)
+        else:
+            torch.addmm(self.b, self.inp, self.w, out=self.g)
+        if not self.lstm:
+            self.h.copy_(self.act(self.g))
+            return
+        self.sig.sigmoid_()
+        self.cand.tanh_()
+        self.c.mul_(self.f).addcmul_(self.i, self.cand)  # c ← σ(f)c + σ(i)tanh(g)
+        torch.tanh(self.c, out=self.h)
+        self.h.mul_(self.o)  # h ← σ(o)tanh(c)
+
+
+class GRULayer:
+    """One GRU layer's step: h ← (1 - z)n + zh, n = tanh(W_in x + b_in + r(W_hn h + b_hn));
+    the input part gi (B, 3H) comes from the table (first layer) or its own GEMM."""
+
+    def __init__(self, x: torch.Tensor | None, w_x: torch.Tensor | None,
+                 b_x: torch.Tensor | None, w_h: torch.Tensor, b_h: torch.Tensor,
+                 gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> None:
+        self.x, self.w_x, self.b_x, self.w_h, self.b_h = x, w_x, b_x, w_h, b_h
+        self.gi, self.gh, self.h = gi, gh, h
+        H = h.shape[1]
+        self.rz, self.gh_rz = gi[:, : 2 * H], gh[:, : 2 * H]
+        self.r, self.z = gi[:, :H], gi[:, H: 2 * H]
+        self.n, self.gh_n = gi[:, 2 * H:], gh[:, 2 * H:]
+
+    def __call__(self) -> None:
+        """h ← the layer's new state."""
+        if self.w_x is not None:
+            torch.addmm(self.b_x, self.x, self.w_x, out=self.gi)
+        torch.addmm(self.b_h, self.h, self.w_h, out=self.gh)
+        self.rz.add_(self.gh_rz).sigmoid_()
+        self.n.add_(self.gh_n.mul_(self.r)).tanh_()
+        self.h.sub_(self.n).mul_(self.z).add_(self.n)
+
+
 class Stepper:
     """The model's next-token logits for `batch` streams, one token per stream per call."""
 
     @torch.inference_mode()
     def __init__(self, model: RNNLanguageModel, batch: int, precision: str = "fp32") -> None:
         cfg = model.cfg
-        self.cell, self.layers, self.hidden = cfg.cell, cfg.layers, cfg.hidden
-        self.act = ACTIVATIONS[cfg.activation]
+        self.layers, self.hidden = cfg.layers, cfg.hidden
         dev = model.head.weight.device
         dt = torch.bfloat16 if precision == "bf16" else torch.float32  # GEMM dtype
         H, G, L, V = cfg.hidden, GATES[cfg.cell], cfg.layers, cfg.vocab_size
@@ -63,46 +118,35 @@ class Stepper:
         self.embed = None if self.table is not None else embed.to(dt)  # (V, E)
         self.base = 0 if self.table is not None else width  # where h_0 starts in S
 
-        # Per layer: W (in, G·H) transposed views and bias (G·H,), as one [x, h] GEMM; the
-        # GRU keeps W_ih and W_hh apart (its n gate needs W_hn h alone).
-        self.w_x: list[torch.Tensor | None] = []
-        self.w_h: list[torch.Tensor] = []
-        self.b_x: list[torch.Tensor | None] = []
-        self.b_h: list[torch.Tensor | None] = []
+        self.S = torch.zeros(batch, self.base + L * H, dtype=dt, device=dev)  # [x, h_0..h_L-1]
+        self.x = self.S[:, : self.base]  # (B, E): the embedding, when there is no table
+        self.hs = [self.S[:, self.base + k * H: self.base + (k + 1) * H] for k in range(L)]
+        self.gates = torch.zeros(L, batch, G * H, dtype=dt, device=dev)  # (L, B, G·H)
+        self.c = torch.zeros(L, batch, H, device=dev) if cfg.cell == "lstm" else None  # fp32
+        gates_h = torch.zeros_like(self.gates) if cfg.cell == "gru" else None
+        self.stack: list[Layer | GRULayer] = []
         for k in range(L):
             w_ih, w_hh = param("weight_ih", k), param("weight_hh", k)  # (G·H, in), (G·H, H)
             b_ih, b_hh = param("bias_ih", k), param("bias_hh", k)  # (G·H,)
-            first_table = k == 0 and self.table is not None
+            looked_up = k == 0 and self.table is not None  # the input part is in the gates
+            x = self.x if k == 0 else self.hs[k - 1]  # (B, in)
             if cfg.cell == "gru":
-                self.w_x.append(None if first_table else w_ih.to(dt).t())
-                self.b_x.append(None if first_table else b_ih.to(dt))
-                self.w_h.append(w_hh.to(dt).t())
-                self.b_h.append(b_hh.to(dt))
-            else:
-                self.w_x.append(None)
-                self.b_x.append(None)
-                w = w_hh if first_table else torch.cat([w_ih, w_hh], dim=1)  # (G·H, in + H)
-                self.w_h.append(w.to(dt).contiguous().t())
-                self.b_h.append(None if first_table else (b_ih + b_hh).to(dt))
+                w_x = None if looked_up else w_ih.to(dt).t()  # (in, 3H)
+                self.stack.append(GRULayer(x, w_x, b_ih.to(dt), w_hh.to(dt).t(), b_hh.to(dt),
+                                           self.gates[k], gates_h[k], self.hs[k]))
+                continue
+            # One GEMM on [x, h], a contiguous slice of S: W = [W_ih, W_hh]ᵀ (in + H, G·H).
+            w = w_hh if looked_up else torch.cat([w_ih, w_hh], dim=1)  # (G·H, in + H)
+            start = self.base + (k - 1) * H if k else 0
+            inp = self.S[:, start if not looked_up else self.base: self.base + (k + 1) * H]
+            b = None if looked_up else (b_ih + b_hh).to(dt)
+            c = self.c[k] if self.c is not None else None
+            self.stack.append(Layer(cfg.cell, ACTIVATIONS[cfg.activation], inp,
+                                    w.to(dt).contiguous().t(), b, self.gates[k], self.hs[k], c))
         self.w_head = model.head.weight.detach().to(dt).t()  # (H, V)
         self.b_head = model.head.bias.detach().to(dt)  # (V,)
-
-        self.S = torch.zeros(batch, self.base + L * H, dtype=dt, device=dev)  # [x, h_0..h_L-1]
-        self.gates = torch.zeros(L, batch, G * H, dtype=dt, device=dev)  # (L, B, G·H)
-        self.gates_h = torch.zeros_like(self.gates) if cfg.cell == "gru" else None
-        self.c = torch.zeros(L, batch, H, device=dev) if cfg.cell == "lstm" else None  # fp32
         self.out = torch.zeros(batch, V, dtype=dt, device=dev)  # (B, V) head output
         self.logits = self.out if dt == torch.float32 else torch.zeros_like(self.out).float()
-
-    def h(self, k: int) -> torch.Tensor:
-        """Layer k's hidden state (B, H), a view into S."""
-        start = self.base + k * self.hidden
-        return self.S[:, start: start + self.hidden]
-
-    def x_and_h(self, k: int) -> torch.Tensor:
-        """The input of layer k's single GEMM: [input, h_k] (B, in + H), a view into S."""
-        start = self.base + (k - 1) * self.hidden if k else 0
-        return self.S[:, start: self.base + (k + 1) * self.hidden]
 
     @torch.inference_mode()
     def load_state(self, state: State | None) -> None:
@@ -111,7 +155,7 @@ class Stepper:
         if h is None:
             self.S.zero_()
         for k in range(self.layers if h is not None else 0):
-            self.h(k).copy_(h[k])  # (B, H) from (1 or B, H)
+            self.hs[k].copy_(h[k])  # (B, H) from (1 or B, H)
         if self.c is not None and c is not None:
             self.c.copy_(c)  # (L, B, H) from (L, 1 or B, H)
         elif self.c is not None:
@@ -119,52 +163,20 @@ class Stepper:
 
     def state(self) -> State:
         """The current state in the model's format: h (L, B, H), and c for the LSTM."""
-        h = torch.stack([self.h(k).float() for k in range(self.layers)])
+        h = torch.stack([hk.float() for hk in self.hs])
         return (h, self.c.clone()) if self.c is not None else h
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
         """Feed ids (B,) and return the next-token logits (B, V) fp32: a buffer that the next
         call overwrites."""
-        for k in range(self.layers):
-            g = self.gates[k]  # (B, G·H)
-            if k == 0 and self.table is not None:
-                torch.index_select(self.table, 0, ids, out=g)  # embedding + input GEMM + bias
-            elif k == 0:
-                torch.index_select(self.embed, 0, ids, out=self.S[:, :self.base])
-            if self.cell == "gru":
-                if self.w_x[k] is not None:  # the input part: h_{k-1} or the embedding
-                    x = self.S[:, :self.base] if k == 0 else self.h(k - 1)
-                    torch.addmm(self.b_x[k], x, self.w_x[k], out=g)
-                gh = self.gates_h[k]  # (B, 3H)
-                torch.addmm(self.b_h[k], self.h(k), self.w_h[k], out=gh)
-                self.gru(g, gh, self.h(k))
-                continue
-            if k == 0 and self.table is not None:
-                g.addmm_(self.h(0), self.w_h[0])
-            else:
-                torch.addmm(self.b_h[k], self.x_and_h(k), self.w_h[k], out=g)
-            if self.cell == "lstm":
-                self.lstm(g, self.c[k], self.h(k))
-            else:
-                self.h(k).copy_(self.act(g))
-        torch.addmm(self.b_head, self.h(self.layers - 1), self.w_head, out=self.out)
+        if self.table is not None:  # embedding + first input GEMM + bias: one row per id
+            torch.index_select(self.table, 0, ids, out=self.gates[0])
+        else:
+            torch.index_select(self.embed, 0, ids, out=self.x)
+        for layer in self.stack:
+            layer()
+        torch.addmm(self.b_head, self.hs[-1], self.w_head, out=self.out)
         if self.logits is not self.out:
             self.logits.copy_(self.out)
         return self.logits
-
-    def lstm(self, g: torch.Tensor, c: torch.Tensor, h: torch.Tensor) -> None:
-        """c ← σ(f)c + σ(i)tanh(g), h ← σ(o)tanh(c), from pre-activations g (B, 4H) = i f o g."""
-        H = self.hidden
-        g[:, : 3 * H].sigmoid_()
-        g[:, 3 * H:].tanh_()
-        c.mul_(g[:, H: 2 * H]).addcmul_(g[:, :H], g[:, 3 * H:])
-        torch.tanh(c, out=h)
-        h.mul_(g[:, 2 * H: 3 * H])
-
-    def gru(self, gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> None:
-        """h ← (1 - z)n + zh with n = tanh(x_n + r(h_n)), from gi, gh (B, 3H) = r z n."""
-        H = self.hidden
-        rz = gi[:, : 2 * H].add_(gh[:, : 2 * H]).sigmoid_()  # (B, 2H)
-        n = gi[:, 2 * H:].add_(gh[:, 2 * H:].mul_(rz[:, :H])).tanh_()  # (B, H)
-        h.sub_(n).mul_(rz[:, H:]).add_(n)
