@@ -131,8 +131,8 @@ class Stepper:
             looked_up = k == 0 and self.table is not None  # the input part is in the gates
             x = self.x if k == 0 else self.hs[k - 1]  # (B, in)
             if cfg.cell == "gru":
-                w_x = None if looked_up else w_ih.to(dt).t()  # (in, 3H)
-                self.stack.append(GRULayer(x, w_x, b_ih.to(dt), w_hh.to(dt).t(), b_hh.to(dt),
+                w_x, b_x = (None, None) if looked_up else (w_ih.to(dt).t(), b_ih.to(dt))
+                self.stack.append(GRULayer(x, w_x, b_x, w_hh.to(dt).t(), b_hh.to(dt),
                                            self.gates[k], gates_h[k], self.hs[k]))
                 continue
             # One GEMM on [x, h], a contiguous slice of S: W = [W_ih, W_hh]ᵀ (in + H, G·H).
