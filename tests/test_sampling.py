@@ -16,7 +16,6 @@ from rnnlm.sampling import (
     filter_logits,
     generate_ids,
     measure_generation,
-    next_tokens,
 )
 
 
@@ -30,15 +29,15 @@ def test_temperature_divides_logits() -> None:
 def test_low_temperature_equals_greedy() -> None:
     torch.manual_seed(0)
     logits = torch.randn(500, 30) * 3
-    greedy = next_tokens(logits, Sampling(greedy=True))
-    cold = next_tokens(logits, Sampling(temperature=1e-4))
+    draw = lambda s: Draw(s, [], 500, 30, torch.device("cpu"))(logits)  # noqa: E731
+    greedy, cold = draw(Sampling(greedy=True)), draw(Sampling(temperature=1e-4))
     assert torch.equal(greedy, cold) and torch.equal(greedy, logits.argmax(-1))
 
 
 def test_temperature_one_samples_the_model_distribution() -> None:
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, 0.5]])
     gen = torch.Generator().manual_seed(0)
-    draws = next_tokens(logits.expand(40_000, -1), Sampling(), gen)
+    draws = Draw(Sampling(), [], 40_000, 5, torch.device("cpu"), gen)(logits.expand(40_000, -1))
     freq = torch.bincount(draws, minlength=5).float() / len(draws)
     assert (freq - torch.softmax(logits[0], -1)).abs().max() < 0.01
 

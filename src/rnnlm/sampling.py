@@ -52,15 +52,6 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return logits
 
 
-def next_tokens(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None = None
-                ) -> torch.Tensor:
-    """One token id per row of logits (B, V) → (B,)."""
-    if s.greedy:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(filter_logits(logits, s), dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-
-
 class Draw:
     """Draws next ids from logits (B, V) with no host sync: banned ids at -inf, then
     temperature / top-k / top-p, then Gumbel-max with noise in a preallocated buffer
