@@ -33,14 +33,16 @@ def sample(run: str | Path, prime: str = "", length: int | None = None,
     if length is None:
         length = DOCUMENT_CAP if lm.boundaries else 500
     sampling = Sampling(temperature, top_k, top_p, greedy)
-    texts = [""] * num
+    parts: list[list[str]] = [[] for _ in range(num)]
     if num == 1:
         out.write(prime)
     for pieces in lm.generate(prime, length, num, sampling, seed, stop):
-        texts = [t + p for t, p in zip(texts, pieces, strict=True)]
+        for part, piece in zip(parts, pieces, strict=True):
+            part.append(piece)
         if num == 1:
             out.write(pieces[0])
             out.flush()
+    texts = ["".join(part) for part in parts]
     if num == 1:
         out.write("\n")
     else:

@@ -74,26 +74,31 @@ class LanguageModel:
         s = (sampling or Sampling()).validate()
         if length < 1 or num < 1:
             raise RnnlmError(f"--length and --num must be 1 or more (got {length} and {num})")
-        prime_ids = self.encode_prime(prime).expand(num, -1)  # (num, P)
+        prime_ids = self.encode_prime(prime)  # (1, P): absorbed once for all streams
         gen = torch.Generator(device=self.device)
         if seed is None:
             gen.seed()  # fresh entropy for this generator only; the global RNG is untouched
         else:
             gen.manual_seed(seed)
-        texts = [""] * num
+        tails = [""] * num  # the last len(stop) characters of each stream, for the stop check
         done = [False] * num
         b = self.boundaries
+        eod = b.eod if b else None
         banned = self.tokenizer.special_ids() + ([b.bod] if b else [])
         decoders = [self.tokenizer.decoder() for _ in range(num)]  # a character may span ids
-        for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision):
-            pieces = []
-            for i, token in enumerate(ids.tolist()):
-                if b and token == b.eod:
+        for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision,
+                                streams=num):
+            pieces = [""] * num
+            for i, token in enumerate(ids.tolist()):  # the one host sync per step
+                if done[i]:
+                    continue
+                if token == eod:
                     done[i] = True
-                piece = "" if done[i] else decoders[i](token)
-                texts[i] += piece
-                done[i] = done[i] or bool(stop and texts[i].endswith(stop))
-                pieces.append(piece)
+                    continue
+                pieces[i] = piece = decoders[i](token)
+                if stop:
+                    tails[i] = (tails[i] + piece)[-len(stop):]
+                    done[i] = tails[i] == stop
             yield pieces
             if all(done):
                 return
@@ -102,10 +107,11 @@ class LanguageModel:
                sampling: Sampling | None = None, seed: int | None = None,
                stop: str | None = None) -> list[str]:
         """The whole generated continuations (prime not included)."""
-        texts = [""] * num
+        parts: list[list[str]] = [[] for _ in range(num)]
         for pieces in self.generate(prime, length, num, sampling, seed, stop):
-            texts = [t + p for t, p in zip(texts, pieces, strict=True)]
-        return texts
+            for part, piece in zip(parts, pieces, strict=True):
+                part.append(piece)
+        return ["".join(part) for part in parts]
 
     def score(self, text: str, per_token: str | Path | None = None) -> EvalResult:
         """Full-pass scores of text; the first token is context only. Characters and bytes

@@ -1,15 +1,18 @@
 """Sampling the next token: temperature, top-k, top-p (nucleus) or greedy; and the loop that
-primes a model in one forward call and then extends every stream one token per call."""
+primes a model in one forward call and then extends every stream one token per step."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from rnnlm.errors import RnnlmError
 from rnnlm.models import LanguageModelNet
+from rnnlm.models.stepper import Stepper, supports
 from rnnlm.runtime import autocast
 
 
@@ -50,33 +53,79 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return logits
 
 
-def next_tokens(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None = None
-                ) -> torch.Tensor:
-    """One token id per row of logits (B, V) → (B,)."""
-    if s.greedy:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(filter_logits(logits, s), dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+class Draw:
+    """Draws next ids from logits (B, V) with no host sync: banned ids at -inf, then
+    temperature / top-k / top-p, then Gumbel-max with noise in a preallocated buffer
+    (argmax of logits - log E, E ~ Exp(1), samples softmax(logits) exactly); a banned id
+    stays at -inf whatever the noise."""
+
+    def __init__(self, s: Sampling, banned: list[int], batch: int, vocab: int,
+                 device: torch.device, generator: torch.Generator | None = None) -> None:
+        self.s, self.generator = s, generator
+        self.banned = torch.tensor(banned, dtype=torch.int64, device=device)  # (n,)
+        self.noise = torch.empty(batch, vocab, device=device)  # (B, V)
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """One id per row of logits (B, V) fp32 → (B,); logits are left unchanged."""
+        if len(self.banned):
+            logits = logits.index_fill(1, self.banned, float("-inf"))  # never text
+        if self.s.greedy:
+            return logits.argmax(dim=-1)
+        scores = filter_logits(logits, self.s)  # a new tensor (B, V)
+        u = self.noise.uniform_(generator=self.generator)  # 6x faster than exponential_
+        u.clamp_(min=torch.finfo(u.dtype).tiny)  # (0, 1): log E finite, a kept id stays > -inf
+        log_e = u.log_().neg_().log_()  # log E, E = -log u ~ Exp(1)
+        return scores.sub_(log_e).argmax(dim=-1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_ids(model: LanguageModelNet, prime: torch.Tensor, steps: int, s: Sampling,
                  banned: list[int], generator: torch.Generator | None = None,
-                 precision: str = "fp32") -> Iterator[torch.Tensor]:
-    """Yield `steps` new ids (B,) per step after priming with ids (B, P) in one forward call."""
+                 precision: str = "fp32", streams: int | None = None
+                 ) -> Iterator[torch.Tensor]:
+    """Yield `steps` new ids (B,) per step after priming with ids (B, P) in one forward call;
+    a prime of one row with streams=B is absorbed once and its state given to all B streams.
+
+    Recurrent LMs then run on a Stepper (no model call per token); any other model is
+    called once per token with its state."""
     was_training = model.training
     model.eval()
+    batch = streams or prime.shape[0]
+    stepper = Stepper(model, batch, precision) if supports(model) else None
+    if stepper is None:  # the model's state format is its own: prime every stream
+        prime = prime.expand(batch, -1)
     try:
         with autocast(prime.device, precision):
-            logits, state = model(prime)  # (B, P, V): the whole prime in one call
+            logits, state = model(prime)  # (B or 1, P, V): the whole prime in one call
+        last = logits[:, -1].float().expand(batch, -1)  # (B, V)
+        draw = Draw(s, banned, batch, last.shape[-1], prime.device, generator)
+        if stepper is not None:
+            stepper.load_state(state)
         for i in range(steps):
-            last = logits[:, -1].float()  # (B, V)
-            if banned:
-                last[:, banned] = float("-inf")  # <unk> and friends are never text
-            ids = next_tokens(last, s, generator)  # (B,)
+            ids = draw(last)  # (B,)
             yield ids
-            if i + 1 < steps:
-                with autocast(prime.device, precision):
-                    logits, state = model(ids[:, None], state)  # (B, 1, V)
+            if i + 1 == steps:
+                break
+            if stepper is not None:
+                last = stepper.step(ids)  # (B, V)
+                continue
+            with autocast(prime.device, precision):
+                logits, state = model(ids[:, None], state)  # (B, 1, V)
+            last = logits[:, -1].float()
     finally:
         model.train(was_training)
+
+
+def measure_generation(model: nn.Module, streams: int = 1, steps: int = 500,
+                       precision: str = "fp32", sampling: Sampling | None = None) -> float:
+    """Tokens per second (all streams together) of generate_ids after a one-token prime, for
+    `rnnlm bench` and benchmarks/generate.py; the prime and setup are not timed."""
+    device = next(model.parameters()).device
+    prime = torch.ones(1, 1, dtype=torch.int64, device=device)
+    it = generate_ids(model, prime, steps + 1, sampling or Sampling(), [0],
+                      torch.Generator(device=device).manual_seed(0), precision, streams)
+    next(it)  # prime, stepper, first draw
+    start = time.perf_counter()
+    for ids in it:
+        ids.tolist()  # the one host sync per step that streaming text needs
+    return streams * steps / (time.perf_counter() - start)
