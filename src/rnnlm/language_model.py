@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -48,6 +49,12 @@ class LanguageModel:
         """The begin/end-of-document ids of a documents-mode model (None in stream mode)."""
         return Boundaries.after(self.tokenizer) if self.config.data.mode == "documents" else None
 
+    @cached_property
+    def line_break_ids(self) -> list[int]:
+        """Ids whose text holds a newline (never sampled inside a `--documents lines` document)."""
+        return [i for i in range(self.tokenizer.vocab_size)
+                if "\n" in self.tokenizer.decode([i])]
+
     def encode_prime(self, prime: str) -> torch.Tensor:
         """Prime text → ids (1, P), after BOD for a documents model. Lossless tokenizers have
         no unknown symbols; a char model refuses characters it has never seen (its <unk> never
@@ -85,6 +92,8 @@ class LanguageModel:
         b = self.boundaries
         eod = b.eod if b else None
         banned = self.tokenizer.special_ids() + ([b.bod] if b else [])
+        if b and self.config.data.documents == "lines":
+            banned += self.line_break_ids  # a line document holds no newline: EOD ends it
         decoders = [self.tokenizer.decoder() for _ in range(num)]  # a character may span ids
         for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision,
                                 streams=num):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,9 @@ from torch import nn
 from rnnlm.bench.machine import PeakMemory, sync
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlm.runtime import autocast
+
+if TYPE_CHECKING:
+    from rnnlm.train.trainer import Trainer
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent layer
 EMBEDDING = 128  # the default embedding size
@@ -94,7 +98,7 @@ def bare_step(shape: Shape, vocab: int, device: torch.device, precision: str
     return step
 
 
-def rnnlm_step(trainer: object) -> Callable[[], None]:
+def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
     """One iteration of Trainer.run's loop body: the scheduled lr, then train_step."""
     t = trainer.config.train
 
