@@ -20,24 +20,25 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def calls_per_s(fn: Callable[[], object], device: torch.device, seconds: float) -> float:
+    """Calls of fn per second over one timed round of at least `seconds` (and one call)."""
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        sync(device)
+        spent = time.perf_counter() - start
+        if spent >= seconds:
+            return calls / spent
+
+
 def best_rate(fn: Callable[[], object], work: float, device: torch.device, seconds: float,
               rounds: int = 3) -> float:
     """work / (seconds per call), best of `rounds` timed rounds of about seconds/rounds each
     (after one untimed call): the sustained speed, not a lucky or unlucky single call."""
     fn()
     sync(device)
-    best = 0.0
-    for _ in range(rounds):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            sync(device)
-            spent = time.perf_counter() - start
-            if spent >= seconds / rounds:
-                break
-        best = max(best, work * calls / spent)
-    return best
+    return work * max(calls_per_s(fn, device, seconds / rounds) for _ in range(rounds))
 
 
 def gemm_shapes(batch: int, seq_len: int, hidden: int, gates: int) -> list[tuple[int, int, int]]:

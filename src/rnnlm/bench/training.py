@@ -5,7 +5,6 @@ measured alternately in the same process, and MFU against the measured matmul pe
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlm.bench.machine import PeakMemory, sync
+from rnnlm.bench.machine import PeakMemory, calls_per_s, sync
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlm.runtime import autocast
 
@@ -123,15 +122,7 @@ def alternate(steps: list[Callable[[], None]], device: torch.device, seconds: fl
     best = [0.0] * len(steps)
     for _ in range(rounds):
         for i, step in enumerate(steps):
-            calls, start = 0, time.perf_counter()
-            while True:
-                step()
-                calls += 1
-                sync(device)
-                spent = time.perf_counter() - start
-                if spent >= seconds / (rounds * len(steps)):
-                    break
-            best[i] = max(best[i], calls / spent)
+            best[i] = max(best[i], calls_per_s(step, device, seconds / (rounds * len(steps))))
     return list(zip(best, memory, strict=True))
 
 
