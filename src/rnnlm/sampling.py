@@ -119,7 +119,8 @@ def generate_ids(model: LanguageModelNet, prime: torch.Tensor, steps: int, s: Sa
 def measure_generation(model: nn.Module, streams: int = 1, steps: int = 500,
                        precision: str = "fp32", sampling: Sampling | None = None) -> float:
     """Tokens per second (all streams together) of generate_ids after a one-token prime, for
-    `rnnlm bench` and benchmarks/generate.py; the prime and setup are not timed."""
+    benchmarks/generate.py (`rnnlm bench` times the whole `LanguageModel.sample` path instead);
+    the prime and setup are not timed."""
     device = next(model.parameters()).device
     prime = torch.ones(1, 1, dtype=torch.int64, device=device)
     it = generate_ids(model, prime, steps + 1, sampling or Sampling(), [0],
