@@ -129,7 +129,7 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
     if tokenizer.vocab_size + boundaries != config.model.vocab_size:
         raise RnnlmError(f"{ckpt}: tokenizer.json has {tokenizer.vocab_size} ids but config.json "
                          f"says {config.model.vocab_size}; the files come from different runs")
-    model = build_model(config.model)
+    model = build_model(config.model, device)
     load_weights(model, ckpt / MODEL)
     return model.to(device).eval(), tokenizer, config
 

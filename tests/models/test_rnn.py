@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rnnlm.config import ACTIVATIONS, ModelConfig
-from rnnlm.models.cells import ElmanRNN
+from rnnlm.models.cells import GRU, ElmanRNN
 from rnnlm.models.rnn import RNNLanguageModel, grow_vocab
 
 
@@ -33,12 +33,18 @@ def test_shapes_and_state(cell: str, activation: str) -> None:
     torch.testing.assert_close(torch.cat([first, second], 1), logits)
 
 
-def test_fused_kernels_where_possible() -> None:
-    assert isinstance(model(cell="lstm").rnn, nn.LSTM)
-    assert isinstance(model(cell="gru").rnn, nn.GRU)
-    assert isinstance(model(cell="rnn", activation="relu").rnn, nn.RNN)
-    assert isinstance(model(cell="rnn", activation="elu").rnn, ElmanRNN)
+def test_fastest_block_for_the_device() -> None:
+    cfg = ModelConfig(layers=2, hidden=32, embedding=8, vocab_size=11)
+    kinds = {(cell, act, device): type(RNNLanguageModel(
+        ModelConfig(**{**vars(cfg), "cell": cell, "activation": act}), device).rnn)
+        for cell, act in [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "relu"), ("rnn", "elu")]
+        for device in ("cpu", "cuda")}
+    assert kinds[("lstm", "tanh", "cpu")] is kinds[("lstm", "tanh", "cuda")] is nn.LSTM
+    assert kinds[("gru", "tanh", "cpu")] is GRU and kinds[("gru", "tanh", "cuda")] is nn.GRU
+    assert kinds[("rnn", "relu", "cpu")] is ElmanRNN and kinds[("rnn", "relu", "cuda")] is nn.RNN
+    assert kinds[("rnn", "elu", "cpu")] is kinds[("rnn", "elu", "cuda")] is ElmanRNN
     assert model(cell="lstm", dropout=0.3).rnn.dropout == 0.3  # between layers
+    assert model(cell="gru", dropout=0.3).rnn.dropout == 0.3
 
 
 def test_custom_elman_equals_fused_rnn() -> None:

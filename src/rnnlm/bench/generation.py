@@ -22,7 +22,7 @@ def char_model(cell: str, layers: int, hidden: int, text: str, device: torch.dev
     config = RunConfig(model=ModelConfig(cell=cell, layers=layers, hidden=hidden,
                                          vocab_size=tokenizer.vocab_size))
     torch.manual_seed(0)
-    model = RNNLanguageModel(config.model).to(device).eval()
+    model = RNNLanguageModel(config.model, device.type).to(device).eval()
     return LanguageModel(model, tokenizer, config, device, precision)
 
 

@@ -1,5 +1,7 @@
 """Language models: the recurrent LM and its cells, the causal transformer, and the factory."""
 
+import torch
+
 from rnnlm.config import ModelConfig
 from rnnlm.models.rnn import RNNLanguageModel, State, map_state
 from rnnlm.models.transformer import TransformerLanguageModel
@@ -9,11 +11,12 @@ from rnnlm.models.transformer import TransformerLanguageModel
 LanguageModelNet = RNNLanguageModel | TransformerLanguageModel
 
 
-def build_model(cfg: ModelConfig) -> LanguageModelNet:
-    """The network that cfg describes: the transformer for --cell transformer, else the RNN."""
+def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> LanguageModelNet:
+    """The network that cfg describes, built for the device it will run on (the RNN picks
+    its fastest kernels for it): the transformer for --cell transformer, else the RNN."""
     if cfg.cell == "transformer":
         return TransformerLanguageModel(cfg)
-    return RNNLanguageModel(cfg)
+    return RNNLanguageModel(cfg, torch.device(device).type)
 
 
 __all__ = ["LanguageModelNet", "RNNLanguageModel", "State", "TransformerLanguageModel",

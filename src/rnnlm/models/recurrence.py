@@ -4,7 +4,10 @@ The input projection xw (whole sequence, one GEMM) is computed outside by autogr
 writes every state into one preallocated (T+1, B, H) buffer; backward is hand-written BPTT:
 one time loop of d_pre_t = g_t * act'(h_t), g_{t-1} = grad_t + d_pre_t W_hh, then dW_hh as
 one GEMM over all steps. Both loops are compiled with TorchScript on first use; when that
-fails they run eagerly (one warning).
+fails they run eagerly (one warning). The GRU's loops (models/gru.py) share the compiler and
+the per-step GEMM.
+
+The per-step GEMM is models/onednn.linear_add: oneDNN for fp32 on a CPU, else addmm.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from rnnlm.models.onednn import linear_add, use_onednn
 
 RECURRENCES = ("compiled", "custom", "autograd")  # ElmanRNN(recurrence=...): how it runs
 
@@ -55,17 +60,17 @@ def slope(h: Tensor, activation: str) -> Tensor:
 
 
 def forward_loop(xw: Tensor, h0: Tensor, w_hh: Tensor, live: Tensor | None,
-                 activation: str) -> Tensor:
+                 activation: str, dnn: bool) -> Tensor:
     """All states (T+1, B, H), h0 first, from xw (T, B, H); a row holds its state where not
     live (live: (T, B, 1) bool)."""
     steps = xw.shape[0]
     states = torch.empty([steps + 1, h0.shape[0], h0.shape[1]], dtype=xw.dtype,
                          device=xw.device)  # (T+1, B, H)
     states[0] = h0
-    w_t = w_hh.t()  # (H, H)
+    w_t = w_hh.t().contiguous()  # (H_in, H_out)
     for t in range(steps):
         h = states[t + 1]  # (B, H), written in place
-        torch.addmm(xw[t], states[t], w_t, out=h)
+        h.copy_(linear_add(states[t], w_t, xw[t], dnn))
         activate_(h, activation)
         if live is not None:
             torch.where(live[t], h, states[t], out=h)
@@ -73,7 +78,7 @@ def forward_loop(xw: Tensor, h0: Tensor, w_hh: Tensor, live: Tensor | None,
 
 
 def backward_loop(grad: Tensor, states: Tensor, w_hh: Tensor, live: Tensor | None,
-                  activation: str) -> tuple[Tensor, Tensor]:
+                  activation: str, dnn: bool) -> tuple[Tensor, Tensor]:
     """BPTT from grad (T+1, B, H) of the states: (d xw (T, B, H), d h0 (B, H))."""
     steps = states.shape[0] - 1
     gain = slope(states[1:], activation)  # (T, B, H)
@@ -87,39 +92,38 @@ def backward_loop(grad: Tensor, states: Tensor, w_hh: Tensor, live: Tensor | Non
     for t in range(steps - 1, -1, -1):
         torch.mul(g, gain[t], out=d_pre[t])
         g_prev = buffers[t % 2]
-        torch.addmm(grad[t], d_pre[t], w_hh, out=g_prev)
+        g_prev.copy_(linear_add(d_pre[t], w_hh, grad[t], dnn))
         if live is not None:
             g_prev.addcmul_(keep[t], g)
         g = g_prev
     return d_pre, g
 
 
-Loops = tuple[Callable[..., Tensor], Callable[..., tuple[Tensor, Tensor]]]
-_compiled: Loops | None = None
+Loops = tuple[Callable[..., Any], Callable[..., Any]]  # (forward loop, backward loop)
+_compiled: dict[str, Loops] = {}
 
 
-def compile_loops() -> Loops:
-    """The two loops compiled by TorchScript, once per process; the eager ones, with one
-    warning, when that fails (TorchScript is deprecated; torch.compile unrolls the time loop:
-    minutes of compiling per sequence length)."""
-    global _compiled
-    if _compiled is None:
+def compile_loops(name: str = "Elman", loops: Loops | None = None) -> Loops:
+    """A recurrence's two loops (default: Elman's) compiled by TorchScript, once per process;
+    the eager ones, with one warning, when that fails (TorchScript is deprecated;
+    torch.compile unrolls the time loop: minutes of compiling per sequence length)."""
+    loops = loops or (forward_loop, backward_loop)
+    if name not in _compiled:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's notice
-                _compiled = (torch.jit.script(forward_loop), torch.jit.script(backward_loop))
+                _compiled[name] = (torch.jit.script(loops[0]), torch.jit.script(loops[1]))
         except Exception as err:  # any compiler failure: run eagerly
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            warnings.warn(f"Elman recurrence not compiled ({first}); running it eagerly",
+            warnings.warn(f"{name} recurrence not compiled ({first}); running it eagerly",
                           RuntimeWarning, stacklevel=2)
-            _compiled = (forward_loop, backward_loop)
-    return _compiled
+            _compiled[name] = loops
+    return _compiled[name]
 
 
 def reset_compiled() -> None:
     """Forget the compiled loops (tests force a failing compiler)."""
-    global _compiled
-    _compiled = None
+    _compiled.clear()
 
 
 class ElmanRecurrence(torch.autograd.Function):
@@ -131,7 +135,8 @@ class ElmanRecurrence(torch.autograd.Function):
         """Run the time loop without recording a graph."""
         run_forward, run_backward = compile_loops() if compiled else (forward_loop,
                                                                      backward_loop)
-        states = run_forward(xw, h0, w_hh, live, activation)
+        states = run_forward(xw, h0, w_hh, live, activation,
+                             use_onednn(xw, h0.shape[-1]))
         ctx.save_for_backward(states, w_hh)
         ctx.live, ctx.activation, ctx.run_backward = live, activation, run_backward
         return states
@@ -141,8 +146,8 @@ class ElmanRecurrence(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         """BPTT loop for d xw and d h0, then d W_hh as one GEMM over every step."""
         states, w_hh = ctx.saved_tensors
-        d_pre, d_h0 = ctx.run_backward(grad.contiguous(), states, w_hh, ctx.live,
-                                       ctx.activation)
+        d_pre, d_h0 = ctx.run_backward(grad.contiguous(), states, w_hh.contiguous(), ctx.live,
+                                       ctx.activation, use_onednn(states, states.shape[-1]))
         hidden = states.shape[-1]
         d_w = d_pre.reshape(-1, hidden).t() @ states[:-1].reshape(-1, hidden)  # (H, H)
         return d_pre, d_h0, d_w, None, None, None

@@ -1,7 +1,10 @@
 """The recurrent language model: embedding (or one-hot) → recurrent layers → softmax head.
 
-Fused PyTorch kernels (nn.LSTM, nn.GRU, nn.RNN with tanh/relu) wherever the configuration
-allows; the other Elman activations use cells.ElmanRNN, which has the same interface.
+The recurrent block is the fastest one for the device it is built for: nn.LSTM everywhere
+(oneDNN on a CPU, cuDNN on a GPU); nn.GRU and nn.RNN (tanh, relu) on a GPU, and on a CPU,
+where PyTorch has no fused GRU or Elman kernel, cells.GRU and cells.ElmanRNN (hoisted input
+GEMM, compiled recurrence, 1.1–1.5× the speed); the other Elman activations always use
+cells.ElmanRNN. All have the same parameter names, so a checkpoint loads into any of them.
 """
 
 from __future__ import annotations
@@ -14,23 +17,25 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlm.config import ModelConfig
-from rnnlm.models.cells import ElmanRNN
+from rnnlm.models.cells import GRU, ElmanRNN, HoistedRNN
+from rnnlm.models.onednn import linear
 
 # h (L, B, H), or (h, c) for the LSTM; the transformer's context ids (1, B, block − 1), int64
 State = torch.Tensor | tuple[torch.Tensor, ...]
 IGNORE = -100  # the target id of padding: lm_loss skips it
 
 
-def make_recurrent(cfg: ModelConfig, input_size: int) -> nn.Module:
-    """The stacked recurrent block for cfg, batch-first."""
+def make_recurrent(cfg: ModelConfig, input_size: int, device: str = "cpu") -> nn.Module:
+    """The stacked recurrent block for cfg, batch-first, fastest on the device type given."""
     between = cfg.dropout if cfg.layers > 1 else 0.0
     shape = dict(input_size=input_size, hidden_size=cfg.hidden, num_layers=cfg.layers,
                  dropout=between, batch_first=True)
     if cfg.cell == "lstm":
         return nn.LSTM(**shape)
+    fused = device == "cuda"  # cuDNN; PyTorch's CPU GRU and Elman loops are slower than ours
     if cfg.cell == "gru":
-        return nn.GRU(**shape)
-    if cfg.activation in ("tanh", "relu"):
+        return nn.GRU(**shape) if fused else GRU(input_size, cfg.hidden, cfg.layers, between)
+    if fused and cfg.activation in ("tanh", "relu"):
         return nn.RNN(nonlinearity=cfg.activation, **shape)
     return ElmanRNN(input_size, cfg.hidden, cfg.layers, cfg.activation, between)
 
@@ -40,12 +45,12 @@ class RNNLanguageModel(nn.Module):
 
     trains_with_carried_state = True  # truncated BPTT: each window starts where the last ended
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, device: str = "cpu") -> None:
         super().__init__()
         self.cfg = cfg
         vocab = cfg.vocab_size
         self.embed = nn.Embedding(vocab, cfg.embedding) if cfg.embedding else None
-        self.rnn = make_recurrent(cfg, cfg.embedding or vocab)
+        self.rnn = make_recurrent(cfg, cfg.embedding or vocab, device)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden, vocab)
         if cfg.tie_weights:
@@ -65,14 +70,14 @@ class RNNLanguageModel(nn.Module):
         x = self.drop(x)
         if lengths is None:
             out, state = self.rnn(x, state)  # (B, T, H)
-        elif isinstance(self.rnn, ElmanRNN):
+        elif isinstance(self.rnn, HoistedRNN):
             out, state = self.rnn(x, state, lengths)  # (B, T, H)
         else:  # the fused kernels skip padding when given a packed sequence
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True,
                                           enforce_sorted=False)
             out, state = self.rnn(packed, state)
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.shape[1])
-        return self.head(self.drop(out)), state  # (B, T, V)
+        return linear(self.drop(out), self.head.weight, self.head.bias), state  # (B, T, V)
 
     def num_parameters(self) -> int:
         """Trainable parameters, shared ones counted once."""

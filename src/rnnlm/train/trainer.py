@@ -142,7 +142,7 @@ class Trainer:
         config.model.vocab_size = self.tokenizer.vocab_size + extra
         config.validate()
 
-        self.model = build_model(config.model)
+        self.model = build_model(config.model, self.device)
         if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
             load_weights(self.model, run_dir / "last" / MODEL)
         elif weights is not None:
