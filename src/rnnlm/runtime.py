@@ -46,8 +46,10 @@ def pick_precision(name: str, device: torch.device) -> str:
     return name
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast for the forward pass, or nothing for fp32."""
+def autocast(device: torch.device, precision: str, cache: bool = True
+             ) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the forward pass, or nothing for fp32; cache=False for CUDA-graph
+    capture (cached weight casts would outlive the graph)."""
     if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()

@@ -39,7 +39,9 @@ def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor]
                 tensors[f"optim.{index}.{key}"] = value
             else:
                 scalars[f"{index}.{key}"] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    groups = [{k: float(v) if torch.is_tensor(v) else v for k, v in g.items()}
+              for g in sd["param_groups"]]  # a CUDA-graphed run's lr is a device tensor
+    return tensors, {"param_groups": groups, "scalars": scalars}
 
 
 def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],

@@ -31,6 +31,7 @@ from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.models import build_model
 from rnnlm.models.rnn import (
+    State,
     grow_vocab,
     lm_loss,
     map_state,
@@ -41,6 +42,7 @@ from rnnlm.runtime import autocast, pick_device, pick_precision
 from rnnlm.sampling import Sampling
 from rnnlm.scoring import LN2
 from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
+from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
@@ -158,12 +160,16 @@ class Trainer:
         else:
             train_ids = torch.as_tensor(self.tokenizer.encode(train_text), device=self.device)
             self.batches = StreamBatches(train_ids, d.batch_size, d.seq_len, t.seed)
-        self.hidden = None
+        self.hidden: State | None = None
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
         self.last_val: dict[str, float] = {}
         if resuming:
             self.restore(run_dir / "last")
+        self.graphed = GraphedStep(self.model, self.optimizer, t.clip or math.inf,
+                                   self.precision, d.batch_size, d.seq_len, self.device,
+                                   self.hidden) \
+            if t.cuda_graph and can_graph(self.model, self.device, d.mode == "stream") else None
         self.lm = LanguageModel(self.model, self.tokenizer, config, self.device, self.precision)
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -216,6 +222,13 @@ class Trainer:
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next window or document batch; returns (loss in nats per
         real token, gradient norm)."""
+        if self.graphed is not None:  # the same step, replayed as one CUDA graph
+            x, y, epoch_start = self.batches.next()  # (B, T) each
+            loss, grad_norm = self.graphed(x, y, lr, epoch_start)
+            self.hidden = self.graphed.state
+            self.step += 1
+            self.tokens_seen += y.numel()
+            return loss, grad_norm
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if isinstance(self.batches, DocumentBatches):
