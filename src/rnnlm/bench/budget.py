@@ -19,11 +19,14 @@ FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
     "lstm": {},  # the defaults: 2×640 LSTM, batch 32 × 128, AdamW 3e-3, weight decay 0.3
     "gru": {"model": {"cell": "gru"}},
     "rnn": {"model": {"cell": "rnn", "activation": "tanh"}, "train": {"lr": 1e-3}},
+    # rnnlm's transformer: nanoGPT's shape with rnnlm's schedule (lr 2e-3, cosine to 5%);
+    # 2-minute trials on this CPU: 2.3312 bits/char, against 2.4910 for block 128 × batch 16
+    # and 3.0524 for 4×256, block 128, batch 32, dropout 0.1 (nanoGPT's own: 2.4377)
     "transformer": {
-        "model": {"cell": "transformer", "layers": 4, "hidden": 256, "heads": 4, "block": 128,
-                  "dropout": 0.1},
-        "data": {"seq_len": 128, "batch_size": 32},
-        "train": {"lr": 1e-3, "weight_decay": 0.1},
+        "model": {"cell": "transformer", "layers": 4, "hidden": 128, "heads": 4, "block": 64,
+                  "dropout": 0.0},
+        "data": {"seq_len": 64, "batch_size": 12},
+        "train": {"lr": 2e-3, "weight_decay": 0.1},
     },
     # nanoGPT's documented CPU run of shakespeare_char: block 64, batch 12, 4 layers, 4 heads,
     # 128 wide, dropout 0, lr 1e-3 decayed to 1e-4, weight decay 0.1, warmup 100

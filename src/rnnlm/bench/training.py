@@ -109,7 +109,7 @@ def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
 
 
 def alternate(steps: list[Callable[[], None]], device: torch.device, seconds: float,
-              rounds: int = 3) -> list[tuple[float, float]]:
+              rounds: int = 5) -> list[tuple[float, float]]:
     """(best steps/s, peak MiB) of each step function, timed in alternating rounds so drift
     in the machine's speed hits all alike; two untimed warm-up steps each first."""
     memory = []
