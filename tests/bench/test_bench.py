@@ -22,6 +22,8 @@ def test_quick_bench_writes_well_formed_json(tmp_path: Path,
     data = json.loads(out.read_text())
     assert data["peak_gflops"]["fp32"] > 0
     assert "bf16" in data["peak_gflops"]
+    by_library = data["matmul_gflops_by_library"]["fp32"]
+    assert "torch.mm" in by_library and max(by_library.values()) == data["peak_gflops"]["fp32"]
     assert data["train"], "no training rows"
     for row in data["train"]:
         for key in ("cell", "layers", "hidden", "batch", "seq_len", "precision"):

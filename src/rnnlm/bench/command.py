@@ -37,11 +37,13 @@ def bench(corpus: str = "shakespeare", device: str = "auto", quick: bool = False
         f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads",
         "torch": torch.__version__, "corpus": corpus, "quick": quick}
     big = max(shapes, key=lambda s: s.hidden)
-    peak = peak_gflops(dev, gemm_shapes(big.batch, big.seq_len, big.hidden, 4),
-                       seconds=2.0 if quick else 8.0)
-    out["peak_gflops"] = peak
+    peak, libraries = peak_gflops(dev, gemm_shapes(big.batch, big.seq_len, big.hidden, 4),
+                                  seconds=2.0 if quick else 8.0)
+    out["peak_gflops"], out["matmul_gflops_by_library"] = peak, libraries
     print(f"{out['device']}, torch {torch.__version__}\nmatmul peak: "
-          + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in peak.items() if v), flush=True)
+          + ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in peak.items() if v) + " ("
+          + "; ".join(f"{k}: " + ", ".join(f"{lib} {v:,.0f}" for lib, v in by.items())
+                      for k, by in libraries.items()) + ")", flush=True)
 
     print(_row("cell", "L×H", "batch×T", "prec", "tok/s", "MFU", "bare tok/s", "ratio",
                "MiB"), flush=True)

@@ -4,6 +4,7 @@ GFLOP/s, a clock that waits for the device, and a peak-memory probe."""
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from rnnlm.models.onednn import ONEDNN, dnn_matmul
 from rnnlm.runtime import bf16_is_fast
 
 
@@ -49,33 +51,38 @@ def gemm_shapes(batch: int, seq_len: int, hidden: int, gates: int) -> list[tuple
 
 
 def matmul_gflops(device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, int, int]],
-                  seconds: float) -> float:
-    """The best sustained GFLOP/s over the given (M, K, N) shapes and over the GEMM libraries
-    PyTorch calls: torch.mm, and on a CPU also oneDNN (which the fused RNN kernels use; on
-    some CPUs it is far faster than torch.mm's BLAS, so leaving it out would understate the
-    machine)."""
-    best = 0.0
+                  seconds: float) -> dict[str, float]:
+    """Sustained GFLOP/s of each GEMM library PyTorch calls, best over the given (M, K, N)
+    shapes: torch.mm, and on a CPU also oneDNN on plain tensors (what rnnlm's fp32 layers
+    call, models/onednn.py) and on its own packed layout (what its fused RNN kernels use).
+    On some CPUs oneDNN is far faster than torch.mm's BLAS, so leaving it out would
+    understate the machine."""
+    rates: dict[str, float] = {}
     for m, k, n in shapes:
         a = torch.randn(m, k, device=device).to(dtype)
         b = torch.randn(k, n, device=device).to(dtype)
         out = torch.empty(m, n, device=device, dtype=dtype)
-        gemms = [lambda a=a, b=b, out=out: torch.mm(a, b, out=out)]
-        if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        gemms = {"torch.mm": lambda a=a, b=b, out=out: torch.mm(a, b, out=out)}
+        if device.type == "cpu" and ONEDNN:
             a_dnn, w_dnn = a.to_mkldnn(), b.t().contiguous().to_mkldnn()  # weight (N, K)
-            gemms.append(lambda a=a_dnn, w=w_dnn: torch.ops.aten.mkldnn_linear(a, w))
-        for gemm in gemms:
+            gemms["onednn"] = lambda a=a, b=b: dnn_matmul(a, b.t())
+            gemms["onednn packed"] = lambda a=a_dnn, w=w_dnn: torch.ops.aten.mkldnn_linear(a, w)
+        for name, gemm in gemms.items():
             rate = best_rate(gemm, 2.0 * m * k * n, device, seconds / len(shapes) / len(gemms))
-            best = max(best, rate / 1e9)
-    return best
+            rates[name] = max(rates.get(name, 0.0), round(rate / 1e9, 1))
+    return rates
 
 
 def peak_gflops(device: torch.device, shapes: list[tuple[int, int, int]], seconds: float
-                ) -> dict[str, float | None]:
-    """Sustained matmul GFLOP/s in fp32, and in bf16 where the device runs it natively."""
-    fp32 = matmul_gflops(device, torch.float32, shapes, seconds)
-    bf16 = matmul_gflops(device, torch.bfloat16, shapes, seconds) if bf16_is_fast(device) \
-        else None
-    return {"fp32": round(fp32, 1), "bf16": None if bf16 is None else round(bf16, 1)}
+                ) -> tuple[dict[str, float | None], dict[str, dict[str, float]]]:
+    """Sustained matmul GFLOP/s in fp32, and in bf16 where the device runs it natively: the
+    best library's, and every library's."""
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16 if bf16_is_fast(device) else None}
+    libraries = {name: matmul_gflops(device, dtype, shapes, seconds)
+                 for name, dtype in dtypes.items() if dtype is not None}
+    peak = {name: max(libraries[name].values()) if name in libraries else None
+            for name in dtypes}
+    return peak, libraries
 
 
 class PeakMemory:
@@ -98,6 +105,7 @@ class PeakMemory:
             sync(self.device)
             self.mib = (torch.cuda.max_memory_allocated(self.device) - base) / 2**20
             return
+        os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # no "profiler_start/stop" lines
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             yield self
         events = sorted(prof.events(), key=lambda e: e.time_range.start)

@@ -12,6 +12,7 @@ TorchScript where that works.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,7 @@ ACTIVATIONS = {
 }
 
 
-class HoistedRNN(nn.Module):
+class HoistedRNN(nn.Module, ABC):
     """Stacked recurrent layers, `gates` weight blocks each, dropout between layers; each
     layer's input projection is one GEMM over the sequence, its time loop one autograd node."""
 
@@ -62,10 +63,10 @@ class HoistedRNN(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
+    @abstractmethod
     def layer(self, k: int, x: torch.Tensor, h0: torch.Tensor, live: torch.Tensor | None
               ) -> torch.Tensor:
         """Layer k's outputs (T, B, H) from its inputs x (T, B, I) and first state h0 (B, H)."""
-        raise NotImplementedError
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
