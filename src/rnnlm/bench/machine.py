@@ -4,7 +4,6 @@ GFLOP/s, a clock that waits for the device, and a peak-memory probe."""
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,7 +104,6 @@ class PeakMemory:
             sync(self.device)
             self.mib = (torch.cuda.max_memory_allocated(self.device) - base) / 2**20
             return
-        os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # no "profiler_start/stop" lines
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             yield self
         events = sorted(prof.events(), key=lambda e: e.time_range.start)
