@@ -67,19 +67,6 @@ def test_fp32_through_onednn_equals_nn_gru() -> None:
         torch.testing.assert_close(b, a, atol=2e-4, rtol=1e-3)
 
 
-def test_bf16_autocast_is_close_to_fp32() -> None:
-    torch.manual_seed(0)
-    rnn = GRU(8, 16, 2)
-    x = torch.randn(4, 7, 8)
-    reference, _ = rnn(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, h_n = rnn(x)
-    assert out.dtype == torch.bfloat16 and h_n.dtype == torch.bfloat16
-    assert (out.float() - reference).abs().max() < 0.05
-    out.float().sum().backward()
-    assert rnn.weight_hh_l0.grad.dtype == rnn.bias_hh_l0.grad.dtype == torch.float32
-
-
 def test_same_parameter_names_as_nn_gru() -> None:
     assert GRU(5, 8, 2).state_dict().keys() == torch.nn.GRU(5, 8, 2).state_dict().keys()
     with pytest.raises(ValueError, match="reference loop is nn.GRU"):

@@ -1,13 +1,16 @@
 """The Elman recurrence with hand-written BPTT: exact gradients (gradcheck), outputs, states
-and gradients equal to the plain autograd loop, bf16 autocast, and the eager fallback."""
+and gradients equal to the plain autograd loop, bf16 autocast (also the GRU's), and the eager
+fallback."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from rnnlm.models import recurrence
-from rnnlm.models.cells import ACTIVATIONS, ElmanRNN
+from rnnlm.models.cells import ACTIVATIONS, GRU, ElmanRNN, HoistedRNN
 from rnnlm.models.recurrence import ElmanRecurrence
 
 LENGTHS = [None, torch.tensor([5, 1, 3])]  # without, and with rows that stop early
@@ -71,9 +74,11 @@ def test_dropout_between_layers_only_in_training() -> None:
     torch.testing.assert_close(rnn(x)[0], rnn(x)[0])
 
 
-def test_bf16_autocast_is_close_to_fp32() -> None:
+@pytest.mark.parametrize("make", [lambda: ElmanRNN(8, 16, 2, "sigmoid"), lambda: GRU(8, 16, 2)],
+                         ids=["elman", "gru"])
+def test_bf16_autocast_is_close_to_fp32(make: Callable[[], HoistedRNN]) -> None:
     torch.manual_seed(0)
-    rnn = ElmanRNN(8, 16, 2, "sigmoid")
+    rnn = make()
     x = torch.randn(4, 7, 8)
     reference, _ = rnn(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -81,7 +86,7 @@ def test_bf16_autocast_is_close_to_fp32() -> None:
     assert out.dtype == torch.bfloat16 and h_n.dtype == torch.bfloat16
     assert (out.float() - reference).abs().max() < 0.05
     out.float().sum().backward()
-    assert rnn.weight_hh_l0.grad.dtype == torch.float32
+    assert rnn.weight_hh_l0.grad.dtype == rnn.bias_hh_l0.grad.dtype == torch.float32
 
 
 def test_fallback_when_compilation_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,8 +72,7 @@ class GraphedStep:
         self.y.copy_(y)
         self.lr.fill_(lr)
         if reset and self.state is not None:
-            for s in parts(self.state):
-                s.zero_()
+            map_state(torch.Tensor.zero_, self.state)
         self.calls += 1
         if self.calls <= WARMUP:  # eager, on a side stream, as capture wants
             self.side.wait_stream(torch.cuda.current_stream(self.device))
