@@ -34,8 +34,9 @@ def gru_forward(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor, live: Tensor
     states[0] = h0
     w_t = w_hh.t().contiguous()  # (H, 3H)
     bias = b_hh.expand(batch, 3 * hidden)  # (B, 3H), a view
+    hw = torch.empty([batch, 3 * hidden], dtype=xw.dtype, device=xw.device)  # (B, 3H)
     for t in range(steps):
-        hw = linear_add(states[t], w_t, bias, dnn)  # (B, 3H)
+        linear_add(states[t], w_t, bias, hw, dnn)
         g = gates[t]  # (B, 4H): r | z | n | hw_n
         rz, n, hw_n = g[:, : 2 * hidden], g[:, 2 * hidden: 3 * hidden], g[:, 3 * hidden:]
         torch.add(xw[t, :, : 2 * hidden], hw[:, : 2 * hidden], out=rz)
@@ -62,6 +63,7 @@ def gru_backward(grad: Tensor, states: Tensor, gates: Tensor, w_hh: Tensor,
     keep = torch.zeros([0])
     if live is not None:
         keep = (~live).to(states.dtype)  # (T, B, 1): where the state is only carried
+    buffers = [torch.empty_like(states[0]), torch.empty_like(states[0])]  # (B, H) ping-pong
     g = grad[steps]  # (B, H): the total gradient of state t + 1
     for t in range(steps - 1, -1, -1):
         r, z = gates[t, :, :hidden], gates[t, :, hidden: 2 * hidden]
@@ -79,7 +81,8 @@ def gru_backward(grad: Tensor, states: Tensor, gates: Tensor, w_hh: Tensor,
         torch.mul(g_new, states[t] - n, out=d_z)
         d_z.mul_(z * (1.0 - z))
         dh[:, : 2 * hidden].copy_(dx[:, : 2 * hidden])
-        g_prev = linear_add(dh, w_hh, grad[t], dnn)  # (B, H)
+        g_prev = buffers[t % 2]
+        linear_add(dh, w_hh, grad[t], g_prev, dnn)  # (B, H)
         g_prev.addcmul_(g_new, z)
         if live is not None:
             g_prev.addcmul_(keep[t], g)

@@ -27,12 +27,14 @@ def use_onednn(x: Tensor, hidden: int) -> bool:
     return ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and hidden >= STEP_FROM
 
 
-def linear_add(x: Tensor, w: Tensor, other: Tensor, dnn: bool) -> Tensor:
-    """x (B, K) @ w (K, N) + other (B, N); w contiguous. oneDNN's fused linear + add when dnn
-    (it wants the weight as (N, K): w.t() is that view, its fastest layout), else addmm."""
+def linear_add(x: Tensor, w: Tensor, other: Tensor, out: Tensor, dnn: bool) -> None:
+    """out (B, N) ← x (B, K) @ w (K, N) + other (B, N); w contiguous. oneDNN's fused linear +
+    add when dnn (it wants the weight as (N, K): w.t() is that view, its fastest layout; it
+    has no out= form, so its result is copied), else addmm straight into out."""
     if dnn:
-        return torch.ops.mkldnn._linear_pointwise(x, other, w.t(), None, "add")
-    return torch.addmm(other, x, w)
+        out.copy_(torch.ops.mkldnn._linear_pointwise(x, other, w.t(), None, "add"))
+    else:
+        torch.addmm(other, x, w, out=out)
 
 
 def dnn_matmul(x: Tensor, w: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -70,7 +70,7 @@ def forward_loop(xw: Tensor, h0: Tensor, w_hh: Tensor, live: Tensor | None,
     w_t = w_hh.t().contiguous()  # (H_in, H_out)
     for t in range(steps):
         h = states[t + 1]  # (B, H), written in place
-        h.copy_(linear_add(states[t], w_t, xw[t], dnn))
+        linear_add(states[t], w_t, xw[t], h, dnn)
         activate_(h, activation)
         if live is not None:
             torch.where(live[t], h, states[t], out=h)
@@ -92,7 +92,7 @@ def backward_loop(grad: Tensor, states: Tensor, w_hh: Tensor, live: Tensor | Non
     for t in range(steps - 1, -1, -1):
         torch.mul(g, gain[t], out=d_pre[t])
         g_prev = buffers[t % 2]
-        g_prev.copy_(linear_add(d_pre[t], w_hh, grad[t], dnn))
+        linear_add(d_pre[t], w_hh, grad[t], g_prev, dnn)
         if live is not None:
             g_prev.addcmul_(keep[t], g)
         g = g_prev
