@@ -13,7 +13,7 @@ from rnnlm.config import RunConfig
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.models import LanguageModelNet
-from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision
+from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision, reuse_freed_memory
 from rnnlm.sampling import Sampling, generate_ids
 from rnnlm.scoring import (
     EvalResult,
@@ -32,6 +32,8 @@ class LanguageModel:
                  device: torch.device, precision: str, path: Path | None = None) -> None:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.device, self.precision, self.path = device, precision, path
+        if device.type == "cpu":
+            reuse_freed_memory()  # priming and batched sampling allocate large tensors
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best",

@@ -1,8 +1,12 @@
-"""Devices and numeric precision: what `auto` means on this machine, and the autocast context."""
+"""Devices and numeric precision: what `auto` means on this machine, the autocast context, and
+the C library's allocator settings that CPU training needs."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import sys
 
 import torch
 
@@ -53,3 +57,21 @@ def autocast(device: torch.device, precision: str, cache: bool = True
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
+
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+
+
+def reuse_freed_memory() -> bool:
+    """Make glibc's malloc keep freed memory for reuse, for the whole process: big blocks from
+    the heap instead of fresh mmap pages, and no handing back to the OS on free. PyTorch has
+    no caching allocator on a CPU, so otherwise every training step page-faults in (zeroed)
+    pages for each large tensor: 1.2–1.9× slower here. False where libc is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
+from rnnlm.bench.bare import BareProcess, Shape
 from rnnlm.bench.budget import family_config, markdown, plot
-from rnnlm.bench.training import Shape, flops_per_token
+from rnnlm.bench.machine import without_kineto_lines
+from rnnlm.bench.training import flops_per_token
 from rnnlm.cli import main
 from rnnlm.errors import RnnlmError
 
 
 def test_quick_bench_writes_well_formed_json(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """Every key the JSON promises is there, with positive, finite numbers."""
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    """Every key the JSON promises is there, with positive, finite numbers; the profiler's
+    C++ log lines stay off the terminal."""
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(out)]) in (0, None)
     data = json.loads(out.read_text())
@@ -37,7 +42,28 @@ def test_quick_bench_writes_well_formed_json(tmp_path: Path,
     assert streams == {1, 64}
     assert all(row["chars_per_s"] > 0 for row in data["generate"])
     assert data["prime_chars_per_s"] > 0
-    assert "tok/s" in capsys.readouterr().out
+    printed = capfd.readouterr()
+    assert "tok/s" in printed.out
+    assert "USDT:" not in printed.err and "STAGE:" not in printed.err
+
+
+def test_only_the_profilers_lines_are_held_back(capfd: pytest.CaptureFixture[str]) -> None:
+    """Lines written to file descriptor 2 inside the block come out after it, less kineto's."""
+    with without_kineto_lines():
+        os.write(2, b"USDT:2026 profiler_start\n")
+        os.write(2, b"a real warning\n")
+        os.write(2, b"STAGE:2026 Completed Stage\n")
+        os.write(2, b"[W] Memory block of unknown size was allocated before the profiling "
+                    b"started, profiler results will not include the deallocation event\n")
+    assert capfd.readouterr().err == "a real warning\n"
+
+
+def test_a_failure_in_the_bare_loops_process_is_raised_here() -> None:
+    """The child's traceback comes back as an error in the parent; the child then still works."""
+    with BareProcess() as bare:
+        with pytest.raises(RuntimeError, match="(?s)bare loop's process failed:.*KeyError: 'lsmt'"):
+            bare.build(Shape("lsmt", 1, 8, 2, 4), 5, torch.device("cpu"), "fp32")
+        assert bare.build(Shape("gru", 1, 8, 2, 4), 5, torch.device("cpu"), "fp32").rate(0.1) > 0
 
 
 def test_flops_per_token_counts_every_matrix() -> None:
@@ -62,6 +88,9 @@ def test_budget_table_formats() -> None:
     config = family_config("gru", "shakespeare", 120.0, "cpu")
     assert (config.model.cell, config.train.max_time) == ("gru", 120.0)
     assert config.train.eval_every > 10**6
+    short, long = (family_config("transformer", "shakespeare", s, "cpu") for s in (300, 600))
+    assert (short.model.dropout, long.model.dropout) == (0.0, 0.1)  # by budget
+    assert short.model.hidden == long.model.hidden == 128
     with pytest.raises(RnnlmError, match="unknown family 'lsmt'"):
         family_config("lsmt", "shakespeare", 60.0, "cpu")
 

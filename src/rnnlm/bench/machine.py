@@ -4,6 +4,9 @@ GFLOP/s, a clock that waits for the device, and a peak-memory probe."""
 from __future__ import annotations
 
 import itertools
+import os
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +34,25 @@ def calls_per_s(fn: Callable[[], object], device: torch.device, seconds: float) 
         spent = time.perf_counter() - start
         if spent >= seconds:
             return calls / spent
+
+
+class LocalStep:
+    """A training step of this process, warmed up and timed like the bare loop's child."""
+
+    def __init__(self, step: Callable[[], None], device: torch.device) -> None:
+        self.step, self.device = step, device
+
+    def warm(self) -> float:
+        """Two untimed steps; the peak MiB they allocate."""
+        with PeakMemory(self.device).measure() as peak:
+            self.step()
+            self.step()
+            sync(self.device)
+        return peak.mib
+
+    def rate(self, seconds: float) -> float:
+        """Steps/s over one round of about `seconds`."""
+        return calls_per_s(self.step, self.device, seconds)
 
 
 def best_rate(fn: Callable[[], object], work: float, device: torch.device, seconds: float,
@@ -104,8 +126,37 @@ class PeakMemory:
             sync(self.device)
             self.mib = (torch.cuda.max_memory_allocated(self.device) - base) / 2**20
             return
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with without_kineto_lines(), \
+                profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             yield self
         events = sorted(prof.events(), key=lambda e: e.time_range.start)
         live = itertools.accumulate(e.self_cpu_memory_usage for e in events)
         self.mib = max(0, *live) / 2**20
+
+
+KINETO_PREFIXES = (b"USDT:", b"STAGE:")  # what the profiler's C++ side logs on every use
+UNTRACKED_FREE = b"was allocated before the profiling started"  # its note on older tensors
+
+
+@contextmanager
+def without_kineto_lines() -> Iterator[None]:
+    """Hold back the lines the profiler's C++ side writes to stderr (file descriptor 2,
+    which KINETO_LOG_LEVEL does not silence) and its note on freeing tensors made before it
+    started (not counted, which is right for a peak above the start), passing every other
+    line through afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught
+                    if not line.startswith(KINETO_PREFIXES) and UNTRACKED_FREE not in line]
+            if kept:
+                sys.stderr.buffer.write(b"".join(kept))
+                sys.stderr.flush()

@@ -1,41 +1,25 @@
 """Training throughput of `rnnlm bench`: tokens/s through the real `Trainer.train_step` (data,
-schedule, clipping, fused AdamW, bf16 autocast) beside a bare PyTorch loop of the same shape,
-measured alternately in the same process, and MFU against the measured matmul peak."""
+schedule, clipping, fused AdamW, bf16 autocast) beside the bare PyTorch loop of the same shape
+(bench/bare.py, in a process of its own), measured in alternating rounds, and MFU against the
+measured matmul peak."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from rnnlm.bench.machine import PeakMemory, calls_per_s, sync
+from rnnlm.bench.bare import EMBEDDING, BareProcess, Shape
+from rnnlm.bench.machine import LocalStep
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from rnnlm.runtime import autocast
 
 if TYPE_CHECKING:
     from rnnlm.train.trainer import Trainer
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent layer
-EMBEDDING = 128  # the default embedding size
-
-
-@dataclass(frozen=True)
-class Shape:
-    """One benchmarked model and batch shape."""
-
-    cell: str
-    layers: int
-    hidden: int
-    batch: int
-    seq_len: int
-
-
 SHAPES = [Shape(c, 2, h, b, t) for c in ("lstm", "gru", "rnn")
           for h, b, t in ((128, 32, 64), (256, 64, 128), (512, 64, 128))]
 
@@ -58,45 +42,6 @@ def run_config(shape: Shape, corpus: str, precision: str, device: str) -> RunCon
     )
 
 
-class BareLM(nn.Module):
-    """What a user would write by hand: embedding → nn.LSTM/GRU/RNN → linear head."""
-
-    def __init__(self, shape: Shape, vocab: int) -> None:
-        super().__init__()
-        rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[shape.cell]
-        self.embed = nn.Embedding(vocab, EMBEDDING)
-        self.rnn = rnn(EMBEDDING, shape.hidden, shape.layers, batch_first=True)
-        self.head = nn.Linear(shape.hidden, vocab)
-
-    def forward(self, ids: torch.Tensor, state: object) -> tuple[torch.Tensor, object]:
-        """Logits (B, T, V) and the final state."""
-        out, state = self.rnn(self.embed(ids), state)  # (B, T, H)
-        return self.head(out), state
-
-
-def bare_step(shape: Shape, vocab: int, device: torch.device, precision: str
-              ) -> Callable[[], None]:
-    """One step of the bare loop: forward, cross-entropy, backward, fused AdamW; the state is
-    carried and detached like rnnlm's truncated BPTT."""
-    model = BareLM(shape, vocab).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda"))
-    x = torch.randint(vocab, (shape.batch, shape.seq_len), device=device)
-    y = torch.randint(vocab, (shape.batch, shape.seq_len), device=device)
-    carried: list[object] = [None]
-
-    def step() -> None:
-        with autocast(device, precision):
-            logits, state = model(x, carried[0])
-        carried[0] = tuple(s.detach() for s in state) if isinstance(state, tuple) \
-            else state.detach()
-        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
 def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
     """One iteration of Trainer.run's loop body: the scheduled lr, then train_step."""
     t = trainer.config.train
@@ -108,26 +53,29 @@ def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
     return step
 
 
-def alternate(steps: list[Callable[[], None]], device: torch.device, seconds: float,
-              rounds: int = 5) -> list[tuple[float, float]]:
-    """(best steps/s, peak MiB) of each step function, timed in alternating rounds so drift
-    in the machine's speed hits all alike; two untimed warm-up steps each first."""
-    memory = []
-    for step in steps:
-        with PeakMemory(device).measure() as peak:
-            step()
-            step()
-            sync(device)
-        memory.append(peak.mib)
+class Timed(Protocol):
+    """A step that can be warmed up (peak MiB) and timed (steps/s over a round)."""
+
+    def warm(self) -> float: ...
+
+    def rate(self, seconds: float) -> float: ...
+
+
+def alternate(steps: list[Timed], seconds: float, rounds: int = 5
+              ) -> list[tuple[float, float]]:
+    """(best steps/s, peak MiB) of each step, timed in alternating rounds so drift in the
+    machine's speed hits all alike, after two untimed warm-up steps each."""
+    memory = [step.warm() for step in steps]
     best = [0.0] * len(steps)
     for _ in range(rounds):
         for i, step in enumerate(steps):
-            best[i] = max(best[i], calls_per_s(step, device, seconds / (rounds * len(steps))))
+            best[i] = max(best[i], step.rate(seconds / (rounds * len(steps))))
     return list(zip(best, memory, strict=True))
 
 
 def measure_training(shape: Shape, corpus: str, precision: str, device: torch.device,
-                     peak_gflops: float, seconds: float) -> dict[str, object]:
+                     peak_gflops: float, seconds: float, bare_loop: BareProcess
+                     ) -> dict[str, object]:
     """One row of the training table."""
     from rnnlm.train.trainer import Trainer
 
@@ -136,7 +84,8 @@ def measure_training(shape: Shape, corpus: str, precision: str, device: torch.de
         trainer = Trainer(config, Path(tmp) / "run", resuming=False)
         vocab = config.model.vocab_size
         (ours, our_mib), (bare, bare_mib) = alternate(
-            [rnnlm_step(trainer), bare_step(shape, vocab, device, precision)], device, seconds)
+            [LocalStep(rnnlm_step(trainer), device),
+             bare_loop.build(shape, vocab, device, precision)], seconds)
     tokens = shape.batch * shape.seq_len
     flops = flops_per_token(shape, vocab)
     return {"cell": shape.cell, "layers": shape.layers, "hidden": shape.hidden,

