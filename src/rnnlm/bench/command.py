@@ -16,7 +16,7 @@ from rnnlm.bench.machine import gemm_shapes, peak_gflops
 from rnnlm.bench.training import SHAPES, measure_training
 from rnnlm.data.corpora import load_corpus
 from rnnlm.fileio import write_text_atomic
-from rnnlm.runtime import bf16_is_fast, pick_device, reuse_freed_memory
+from rnnlm.runtime import bf16_is_fast, pick_device
 
 GENERATION_CELLS = ("lstm", "gru", "rnn")
 PRIME_CHARS = 10_000
@@ -28,8 +28,6 @@ def bench(corpus: str = "shakespeare", device: str = "auto", quick: bool = False
     the results; print them as they come, and write them as JSON to json_path."""
     started = time.perf_counter()
     dev = pick_device(device)
-    if dev.type == "cpu":
-        reuse_freed_memory()  # what rnnlm's training and generation run with
     precisions = ["fp32", "bf16"] if bf16_is_fast(dev) else ["fp32"]
     shapes = [Shape("lstm", 2, 128, 32, 64)] if quick else SHAPES
     seconds = 1.0 if quick else 8.0
