@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 import torch
@@ -62,6 +63,7 @@ def autocast(device: torch.device, precision: str, cache: bool = True
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
 
 
+@functools.cache  # process-wide and final: finding libc runs ldconfig, so do it once
 def reuse_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse, for the whole process: big blocks from
     the heap instead of fresh mmap pages, and no handing back to the OS on free. PyTorch has
