@@ -43,7 +43,12 @@ from rnnlm.sampling import Sampling
 from rnnlm.scoring import LN2
 from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 from rnnlm.train.graphs import GraphedStep, can_graph
-from rnnlm.train.optim import build_optimizer, load_optimizer_state, optimizer_state
+from rnnlm.train.optim import (
+    ClippedUpdate,
+    build_optimizer,
+    load_optimizer_state,
+    optimizer_state,
+)
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
 from rnnlm.train.schedules import Schedule
@@ -153,6 +158,7 @@ class Trainer:
             self.model.load_state_dict(weights)
         self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, t, self.device)
+        self.update = ClippedUpdate(self.optimizer, t.clip)
         self.schedule = Schedule(t)
         self.batches: StreamBatches | DocumentBatches
         if d.mode == "documents":
@@ -254,11 +260,9 @@ class Trainer:
                 self.hidden = map_state(torch.Tensor.detach, hidden)  # the state, not graph
             tokens = y.numel()
         loss = lm_loss(logits, y)  # nats per real token
-        self.optimizer.zero_grad(set_to_none=True)
+        self.update.zero_grad()
         loss.backward()
-        clip = self.config.train.clip or math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.optimizer.step()
+        grad_norm = self.update()  # clipped to config.train.clip, then the optimizer's step
         self.step += 1
         self.tokens_seen += tokens
         return loss.detach(), grad_norm.detach()
