@@ -36,7 +36,7 @@ class ClippedUpdate:
     Fused Adam/AdamW get the clip as their grad_scale (the kernel divides each gradient by it
     within its one pass over them, instead of a pass of its own) and are called directly, one
     call per parameter group, so none of Optimizer.step's per-call Python runs (hooks, state
-    checks, grouping by device): 2% of a small LSTM's step on a CPU. The
+    checks, grouping by device): 2–5% of a 2×128 LSTM's step on a 2-core CPU. The
     first step (which creates the optimizer's state) and every other optimizer go through
     torch.nn.utils.clip_grads_with_norm_ and optimizer.step(). The state stays the
     optimizer's own, so checkpoints save and load it as usual.
