@@ -30,7 +30,7 @@ def bench(corpus: str = "shakespeare", device: str = "auto", quick: bool = False
     dev = pick_device(device)
     precisions = ["fp32", "bf16"] if bf16_is_fast(dev) else ["fp32"]
     shapes = [Shape("lstm", 2, 128, 32, 64)] if quick else SHAPES
-    seconds = 1.0 if quick else 8.0
+    seconds = 1.0 if quick else 7.0
     hidden = 128 if quick else 512
     parts = load_corpus(corpus).splits(0.1)
     out: dict[str, object] = {
