@@ -36,10 +36,10 @@ class ClippedUpdate:
     Fused Adam/AdamW get the clip as their grad_scale (the kernel divides each gradient by it
     within its one pass over them, instead of a pass of its own) and are called directly, one
     call per parameter group, so none of Optimizer.step's per-call Python runs (hooks, state
-    checks, grouping by device): 2–5% of a 2×128 LSTM's step on a 2-core CPU. The
-    first step (which creates the optimizer's state) and every other optimizer go through
-    torch.nn.utils.clip_grads_with_norm_ and optimizer.step(). The state stays the
-    optimizer's own, so checkpoints save and load it as usual.
+    checks, grouping by device): 2–5% of a 2×128 LSTM's step on a 2-core CPU. The first
+    step (which creates the optimizer's state) takes optimizer.step() with the same
+    grad_scale; other optimizers take torch.nn.utils.clip_grads_with_norm_ and their step.
+    The state stays the optimizer's own, so checkpoints save and load it as usual.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, clip: float) -> None:
@@ -62,11 +62,18 @@ class ClippedUpdate:
         grads = [p.grad for p in self.params if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads, foreach=True)
         opt = self.optimizer
-        if self.kernel is None or len(grads) < len(self.params) or not opt.state:
+        if self.kernel is None:
             torch.nn.utils.clip_grads_with_norm_(self.params, self.clip, norm, foreach=True)
             opt.step()
             return norm
         scale = (norm / self.clip).clamp_(min=1.0)  # grads / scale have norm ≤ clip
+        if len(grads) < len(self.params) or len(opt.state) < len(self.params):
+            # torch's own step creates the state and skips missing gradients; it takes the
+            # divisor the way torch.amp.GradScaler hands it over
+            opt.grad_scale = scale
+            opt.step()
+            del opt.grad_scale
+            return norm
         states = [[opt.state[p] for p in g["params"]] for g in opt.param_groups]
         torch._foreach_add_([s["step"] for group in states for s in group], 1)
         for g, state in zip(opt.param_groups, states, strict=True):
