@@ -1,7 +1,6 @@
 """The clipped update: the same parameters and optimizer state as clip_grad_norm_ followed by
 the optimizer's own step, whichever path it takes."""
 
-
 import pytest
 import torch
 from torch import nn
