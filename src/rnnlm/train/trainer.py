@@ -174,7 +174,7 @@ class Trainer:
         self.last_val: dict[str, float] = {}
         if resuming:
             self.restore(run_dir / "last")
-        self.graphed = GraphedStep(self.model, self.optimizer, t.clip or math.inf,
+        self.graphed = GraphedStep(self.model, self.optimizer, self.update.clip,
                                    self.precision, d.batch_size, d.seq_len, self.device,
                                    self.hidden) \
             if t.cuda_graph and can_graph(self.model, self.device, d.mode == "stream") else None
