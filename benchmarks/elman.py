@@ -25,9 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlm.config import ModelConfig
-from rnnlm.models import recurrence
-from rnnlm.models.cells import ElmanRNN
-from rnnlm.models.rnn import RNNLanguageModel, lm_loss
+from rnnlm.models.kernels import torchscript
+from rnnlm.models.kernels.hoisted import ElmanRNN
+from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.models.state import lm_loss
 
 VARIANTS = ("fused", "autograd", "custom", "compiled")
 
@@ -83,7 +84,7 @@ def timed(step: Callable[[], None], iters: int) -> float:
 
 def compile_seconds(hidden: int, activation: str) -> float:
     """First forward + backward of a compiled cell minus a steady one: what compiling costs."""
-    recurrence.reset_compiled()
+    torchscript.reset_compiled()
     step = step_fn("compiled", hidden, 8, 16, activation, 0, "fp32")
     first = timed(step, 1)
     return first - min(timed(step, 1) for _ in range(5))

@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rnnlm.bench.generation import measure_generation
 from rnnlm.config import ModelConfig, RunConfig
+from rnnlm.inference.sampling import Sampling
+from rnnlm.inference.stepper import Stepper
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.models.stepper import Stepper
 from rnnlm.runtime import autocast
-from rnnlm.sampling import Sampling, measure_generation
 from rnnlm.tokenizers.char import CharTokenizer
 
 ALPHABET = string.ascii_letters + " \n!$&',-.3:;?"  # tiny-shakespeare's 65 characters

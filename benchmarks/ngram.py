@@ -14,7 +14,7 @@ import sys
 import time
 
 from rnnlm.data.corpora import load_corpus
-from rnnlm.ngram.commands import build, score
+from rnnlm.ngram.lm import build, score
 
 
 def run(corpus: str, tokenizer: str, documents: str, orders: range, split: str) -> list[dict]:

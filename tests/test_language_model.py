@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from rnnlm.config import ModelConfig, RunConfig
+from rnnlm.inference.sampling import Sampling
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.sampling import Sampling
 from rnnlm.tokenizers.char import CharTokenizer
 
 

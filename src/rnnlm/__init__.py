@@ -10,12 +10,12 @@
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlm.data.corpora import get_corpus, list_corpora, load_corpus
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
-from rnnlm.generate import sample
+from rnnlm.inference.sampling import Sampling
+from rnnlm.inference.scoring import EvalResult
 from rnnlm.language_model import LanguageModel
-from rnnlm.sampling import Sampling
-from rnnlm.scoring import EvalResult
 from rnnlm.train.trainer import train
+from rnnlm.verbs.evaluate import evaluate
+from rnnlm.verbs.sample import sample
 
 load = LanguageModel.load
 

@@ -13,7 +13,7 @@ from rnnlm.config import GROUPS, RunConfig, flag, from_dict, load_json, load_tom
 from rnnlm.errors import RnnlmError
 
 if TYPE_CHECKING:
-    from rnnlm.scoring import EvalResult
+    from rnnlm.inference.scoring import EvalResult
 
 # Options a resumed run may change; everything else is fixed by its config.json.
 RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
@@ -109,7 +109,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     """rnnlm sample."""
-    from rnnlm.generate import sample
+    from rnnlm.verbs.sample import sample
 
     sample(args.run, prime=unescape(args.prime), length=args.length,
            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
@@ -121,7 +121,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     """rnnlm eval."""
-    from rnnlm.evaluate import evaluate
+    from rnnlm.verbs.evaluate import evaluate
 
     result = evaluate(args.run, corpus=args.corpus, text=args.text, split=args.split,
                       per_token=args.per_token, checkpoint=args.checkpoint, device=args.device,
@@ -152,7 +152,7 @@ def print_result(result: EvalResult, as_json: bool) -> None:
 
 def cmd_ngram(args: argparse.Namespace) -> None:
     """rnnlm ngram train | eval | sample."""
-    from rnnlm.ngram import commands
+    from rnnlm.ngram import lm as commands
 
     if args.action == "train":
         report = commands.train(args.corpus, args.order, args.out, tokenizer=args.tokenizer,
@@ -169,7 +169,7 @@ def cmd_ngram(args: argparse.Namespace) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> None:
     """rnnlm compare."""
-    from rnnlm.compare import compare, format_table
+    from rnnlm.verbs.compare import compare, format_table
 
     rows = compare(args.models, text=args.text, corpus=args.corpus, split=args.split,
                    val_fraction=args.val_fraction, device=args.device)
@@ -208,14 +208,14 @@ def cmd_bench(args: argparse.Namespace) -> None:
         budget_table([parse_duration(b) for b in args.budget.split(",")], args.corpus,
                      args.families.split(","), args.out, device=args.device)
     else:
-        from rnnlm.bench.command import bench
+        from rnnlm.bench.suite import bench
 
         bench(args.corpus, device=args.device, quick=args.quick, json_path=args.json)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """rnnlm demo."""
-    from rnnlm.demo import demo
+    from rnnlm.verbs.demo import demo
 
     demo(max_time=args.max_time)
 

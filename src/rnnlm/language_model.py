@@ -12,16 +12,16 @@ from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError
-from rnnlm.models import LanguageModelNet
-from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision, reuse_freed_memory
-from rnnlm.sampling import Sampling, generate_ids
-from rnnlm.scoring import (
+from rnnlm.inference.sampling import Sampling, generate_ids
+from rnnlm.inference.scoring import (
     EvalResult,
     document_nats,
     summarize,
     token_nats,
     write_per_token,
 )
+from rnnlm.models import LanguageModelNet
+from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision, reuse_freed_memory
 from rnnlm.tokenizers import Tokenizer
 
 

@@ -10,7 +10,8 @@ import torch
 from rnnlm.config import ModelConfig
 from rnnlm.data.buckets import pad_batch
 from rnnlm.data.documents import Boundaries, encode_documents
-from rnnlm.models.rnn import RNNLanguageModel, lm_loss
+from rnnlm.models.rnn import RNNLanguageModel
+from rnnlm.models.state import lm_loss
 from rnnlm.tokenizers import CharTokenizer
 from tests.conftest import DATA
 

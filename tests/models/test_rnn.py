@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rnnlm.config import ACTIVATIONS, ModelConfig
-from rnnlm.models.cells import GRU, ElmanRNN
+from rnnlm.models.kernels.hoisted import GRU, ElmanRNN
 from rnnlm.models.rnn import RNNLanguageModel, grow_vocab
 
 

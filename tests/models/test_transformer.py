@@ -14,7 +14,7 @@ from rnnlm.cli import main
 from rnnlm.config import DataConfig, ModelConfig, RunConfig
 from rnnlm.errors import RnnlmError
 from rnnlm.models import TransformerLanguageModel, build_model
-from rnnlm.models.rnn import state_from_tensors, state_tensors
+from rnnlm.models.state import state_from_tensors, state_tensors
 from rnnlm.train.trainer import Trainer
 from tests.conftest import tiny_config
 from tests.test_cli import fails

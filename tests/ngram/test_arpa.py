@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from rnnlm.errors import RnnlmError
 from rnnlm.ngram.arpa import write_arpa
-from rnnlm.ngram.commands import build, load, score, tokenizer_path
 from rnnlm.ngram.documents import encode_documents, escape, token_names
+from rnnlm.ngram.lm import build, load, score, tokenizer_path
 from rnnlm.tokenizers import save_tokenizer
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnlm.ngram.commands import build
 from rnnlm.ngram.documents import encode_documents
 from rnnlm.ngram.kneser_ney import FALLBACK, estimate_discounts
+from rnnlm.ngram.lm import build
 
 
 def probability(lm, text: str) -> float:

@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 
 from rnnlm.config import load_json
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
-from rnnlm.generate import sample
 from rnnlm.language_model import LanguageModel
 from rnnlm.train.trainer import train
+from rnnlm.verbs.evaluate import evaluate
+from rnnlm.verbs.sample import sample
 from tests.conftest import DATA, tiny_config
 
 

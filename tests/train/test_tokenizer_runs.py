@@ -14,10 +14,10 @@ from rnnlm.cli import main
 from rnnlm.config import TOKENIZER_KINDS
 from rnnlm.data.corpora import load_corpus
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
 from rnnlm.language_model import LanguageModel
 from rnnlm.tokenizers import ByteTokenizer, save_tokenizer
 from rnnlm.train.trainer import train
+from rnnlm.verbs.evaluate import evaluate
 from tests.conftest import tiny_config
 
 VOCAB = {"word": 400, "bpe": 400, "unigram": 400, "mikolov": 300, "hybrid": 300}

@@ -11,8 +11,8 @@ from typing import Any
 
 from rnnlm.config import RunConfig
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
 from rnnlm.fileio import write_atomic, write_text_atomic
+from rnnlm.verbs.evaluate import evaluate
 
 # The settings of each family: RunConfig fields by table, on top of rnnlm's defaults.
 FAMILIES: dict[str, dict[str, dict[str, Any]]] = {

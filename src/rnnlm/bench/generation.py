@@ -1,17 +1,19 @@
-"""Generation speed of `rnnlm bench`: characters/s through `LanguageModel.sample` (the path
-`rnnlm sample` takes) for one stream and for many, and the prime absorbed in one call."""
+"""Generation speed: characters/s through `LanguageModel.sample` (the path `rnnlm sample`
+takes) for one stream and for many, the prime absorbed in one call, and tokens/s of the
+sampling loop alone."""
 
 from __future__ import annotations
 
 import time
 
 import torch
+from torch import nn
 
 from rnnlm.bench.machine import PeakMemory, sync
 from rnnlm.config import ModelConfig, RunConfig
+from rnnlm.inference.sampling import Sampling, generate_ids
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.sampling import Sampling
 from rnnlm.tokenizers import build_tokenizer
 
 
@@ -54,3 +56,19 @@ def prime_speed(lm: LanguageModel, prime: str) -> tuple[float, float]:
         sync(lm.device)
         best = max(best, len(prime) / (time.perf_counter() - start))
     return best, peak.mib
+
+
+def measure_generation(model: nn.Module, streams: int = 1, steps: int = 500,
+                       precision: str = "fp32", sampling: Sampling | None = None) -> float:
+    """Tokens per second (all streams together) of generate_ids after a one-token prime (the
+    prime and setup untimed): the sampling loop without decoding, for benchmarks/generate.py;
+    generation_speed times the whole `LanguageModel.sample` path instead."""
+    device = next(model.parameters()).device
+    prime = torch.ones(1, 1, dtype=torch.int64, device=device)
+    it = generate_ids(model, prime, steps + 1, sampling or Sampling(), [0],
+                      torch.Generator(device=device).manual_seed(0), precision, streams)
+    next(it)  # prime, stepper, first draw
+    start = time.perf_counter()
+    for ids in it:
+        ids.tolist()  # the one host sync per step that streaming text needs
+    return streams * steps / (time.perf_counter() - start)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from rnnlm.models.onednn import ONEDNN, dnn_matmul
+from rnnlm.models.kernels.onednn import ONEDNN, dnn_matmul
 from rnnlm.runtime import bf16_is_fast
 
 

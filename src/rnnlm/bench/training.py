@@ -15,11 +15,11 @@ import torch
 from rnnlm.bench.bare import EMBEDDING, BareProcess, Shape
 from rnnlm.bench.machine import LocalStep
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from rnnlm.models.rnn import GATES
 
 if TYPE_CHECKING:
     from rnnlm.train.trainer import Trainer
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent layer
 SHAPES = [Shape(c, 2, h, b, t) for c in ("lstm", "gru", "rnn")
           for h, b, t in ((128, 32, 64), (256, 64, 128), (512, 64, 128))]
 

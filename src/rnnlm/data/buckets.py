@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rnnlm.models.rnn import IGNORE, State, map_state
+from rnnlm.models.state import IGNORE, State, map_state
 
 
 @dataclass

@@ -3,7 +3,7 @@
 import torch
 
 from rnnlm.config import ModelConfig
-from rnnlm.models.rnn import RNNLanguageModel, State, map_state
+from rnnlm.models.rnn import RNNLanguageModel
 from rnnlm.models.transformer import TransformerLanguageModel
 
 # What trainer, scoring and sampling hold: forward(ids (B, T), state, lengths) →
@@ -19,5 +19,4 @@ def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> Languag
     return RNNLanguageModel(cfg, torch.device(device).type)
 
 
-__all__ = ["LanguageModelNet", "RNNLanguageModel", "State", "TransformerLanguageModel",
-           "build_model", "map_state"]
+__all__ = ["LanguageModelNet", "RNNLanguageModel", "TransformerLanguageModel", "build_model"]

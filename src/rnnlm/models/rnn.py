@@ -2,14 +2,13 @@
 
 The recurrent block is the fastest one for the device it is built for: nn.LSTM everywhere
 (oneDNN on a CPU, cuDNN on a GPU); nn.GRU and nn.RNN (tanh, relu) on a GPU, and on a CPU,
-where PyTorch has no fused GRU or Elman kernel, cells.GRU and cells.ElmanRNN (hoisted input
-GEMM, compiled recurrence, 1.1–1.5× the speed); the other Elman activations always use
-cells.ElmanRNN. All have the same parameter names, so a checkpoint loads into any of them.
+where PyTorch has no fused GRU or Elman kernel, kernels.hoisted's GRU and ElmanRNN (hoisted
+input GEMM, compiled recurrence; faster than PyTorch's op-by-op CPU loops, see
+docs/results.md); the other Elman activations always use ElmanRNN. All have the same
+parameter names, so a checkpoint loads into any of them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -17,12 +16,11 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlm.config import ModelConfig
-from rnnlm.models.cells import GRU, ElmanRNN, HoistedRNN
-from rnnlm.models.onednn import linear
+from rnnlm.models.kernels.hoisted import GRU, ElmanRNN, HoistedRNN
+from rnnlm.models.kernels.onednn import linear
+from rnnlm.models.state import State
 
-# h (L, B, H), or (h, c) for the LSTM; the transformer's context ids (1, B, block − 1), int64
-State = torch.Tensor | tuple[torch.Tensor, ...]
-IGNORE = -100  # the target id of padding: lm_loss skips it
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent layer (i f g o; r z n; h)
 
 
 def make_recurrent(cfg: ModelConfig, input_size: int, device: str = "cpu") -> nn.Module:
@@ -82,34 +80,6 @@ class RNNLanguageModel(nn.Module):
     def num_parameters(self) -> int:
         """Trainable parameters, shared ones counted once."""
         return sum(p.numel() for p in self.parameters())
-
-
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy in nats over the real tokens: logits (B, T, V), targets (B, T) with
-    padding marked IGNORE, so padding never changes the loss."""
-    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
-
-
-def map_state(fn: Callable[[torch.Tensor], torch.Tensor], state: State) -> State:
-    """Apply fn to every tensor of a recurrent state."""
-    return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
-
-
-def state_tensors(state: State | None) -> dict[str, torch.Tensor]:
-    """A model state as named tensors (for safetensors): floats as float32, ids as they are."""
-    if state is None:
-        return {}
-    parts = state if isinstance(state, tuple) else (state,)
-    return {f"state.{i}": (s.float() if s.is_floating_point() else s).detach().cpu().contiguous()
-            for i, s in enumerate(parts)}
-
-
-def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -> State | None:
-    """Inverse of state_tensors."""
-    parts = [tensors[k].to(device) for k in sorted(k for k in tensors if k.startswith("state."))]
-    if not parts:
-        return None
-    return tuple(parts) if len(parts) > 1 else parts[0]
 
 
 def grow_vocab(weights: dict[str, torch.Tensor], cfg: ModelConfig, new_size: int,

@@ -24,8 +24,8 @@ import numpy as np
 
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
+from rnnlm.ngram.backoff import NgramModel
 from rnnlm.ngram.documents import BOS, EOS
-from rnnlm.ngram.model import NgramModel
 
 HEADER = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)")
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlm.ngram.backoff import LOG10_ZERO, NgramModel
 from rnnlm.ngram.counting import Counts
-from rnnlm.ngram.model import LOG10_ZERO, NgramModel
 
 FALLBACK = (0.5, 1.0, 1.5)
 

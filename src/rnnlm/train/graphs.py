@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from rnnlm.models import LanguageModelNet, State, map_state
-from rnnlm.models.rnn import lm_loss
+from rnnlm.models import LanguageModelNet
+from rnnlm.models.state import State, lm_loss, map_state, parts
 from rnnlm.runtime import autocast
 
 WARMUP = 3  # eager steps on a side stream before capture (PyTorch's recipe uses a few)
@@ -89,7 +89,3 @@ class GraphedStep:
         self.graph.replay()
         return self.out
 
-
-def parts(state: State) -> tuple[torch.Tensor, ...]:
-    """The tensors of a state (h, or h and c)."""
-    return state if isinstance(state, tuple) else (state,)

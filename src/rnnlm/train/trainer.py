@@ -28,19 +28,13 @@ from rnnlm.data.buckets import DocumentBatches
 from rnnlm.data.corpora import load_corpus
 from rnnlm.data.documents import Boundaries, cut_documents, encode_documents, split_documents
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.sampling import Sampling
+from rnnlm.inference.scoring import LN2
 from rnnlm.language_model import LanguageModel
 from rnnlm.models import build_model
-from rnnlm.models.rnn import (
-    State,
-    grow_vocab,
-    lm_loss,
-    map_state,
-    state_from_tensors,
-    state_tensors,
-)
+from rnnlm.models.rnn import grow_vocab
+from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, state_tensors
 from rnnlm.runtime import autocast, pick_device, pick_precision, reuse_freed_memory
-from rnnlm.sampling import Sampling
-from rnnlm.scoring import LN2
 from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
 from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import (

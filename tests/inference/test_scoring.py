@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
+from rnnlm.inference.scoring import token_nats
 from rnnlm.language_model import LanguageModel
-from rnnlm.scoring import token_nats
+from rnnlm.verbs.evaluate import evaluate
 
 
 def test_columns_agree_with_one_sequential_pass(tiny_run: Path, shakespeare: str) -> None:

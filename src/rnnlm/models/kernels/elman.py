@@ -1,31 +1,42 @@
-"""One Elman layer's recurrence h_t = act(xw_t + h_{t-1} W_hh^T) as a single autograd node.
+"""One Elman layer's recurrence h_t = act(xw_t + h_{t-1} W_hh^T) as a single autograd node,
+and the activations it may use.
 
 The input projection xw (whole sequence, one GEMM) is computed outside by autograd. Forward
 writes every state into one preallocated (T+1, B, H) buffer; backward is hand-written BPTT:
 one time loop of d_pre_t = g_t * act'(h_t), g_{t-1} = grad_t + d_pre_t W_hh, then dW_hh as
-one GEMM over all steps. Both loops are compiled with TorchScript on first use; when that
-fails they run eagerly (one warning). The GRU's loops (models/gru.py) share the compiler and
-the per-step GEMM.
+one GEMM over all steps. Both loops are compiled with TorchScript on first use (torchscript.py).
+The per-step GEMM is onednn.linear_add: oneDNN for fp32 on a CPU, else addmm.
 
-The per-step GEMM is models/onednn.linear_add: oneDNN for fp32 on a CPU, else addmm.
+ACTIVATIONS are the functions themselves (the reference loop and the generation stepper call
+them); activate_ and slope are the same functions in place and their derivatives, written as
+branches on the name so that TorchScript can compile the loops that call them.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from rnnlm.models.onednn import linear_add, use_onednn
+from rnnlm.models.kernels.onednn import linear_add, use_onednn
+from rnnlm.models.kernels.torchscript import compile_loops
 
-RECURRENCES = ("compiled", "custom", "autograd")  # ElmanRNN(recurrence=...): how it runs
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {  # the names of config.ACTIVATIONS
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "relu6": F.relu6,
+    "elu": F.elu,
+    "softplus": F.softplus,
+    "softsign": F.softsign,
+    "sigmoid": torch.sigmoid,
+}
 
 
 def activate_(x: Tensor, activation: str) -> None:
-    """Apply the activation in place (values equal to rnnlm.models.cells.ACTIVATIONS)."""
+    """Apply ACTIVATIONS[activation] in place."""
     if activation == "tanh":
         x.tanh_()
     elif activation == "relu":
@@ -99,33 +110,6 @@ def backward_loop(grad: Tensor, states: Tensor, w_hh: Tensor, live: Tensor | Non
     return d_pre, g
 
 
-Loops = tuple[Callable[..., Any], Callable[..., Any]]  # (forward loop, backward loop)
-_compiled: dict[str, Loops] = {}
-
-
-def compile_loops(name: str = "Elman", loops: Loops | None = None) -> Loops:
-    """A recurrence's two loops (default: Elman's) compiled by TorchScript, once per process;
-    the eager ones, with one warning, when that fails (TorchScript is deprecated;
-    torch.compile unrolls the time loop: minutes of compiling per sequence length)."""
-    loops = loops or (forward_loop, backward_loop)
-    if name not in _compiled:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's notice
-                _compiled[name] = (torch.jit.script(loops[0]), torch.jit.script(loops[1]))
-        except Exception as err:  # any compiler failure: run eagerly
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            warnings.warn(f"{name} recurrence not compiled ({first}); running it eagerly",
-                          RuntimeWarning, stacklevel=2)
-            _compiled[name] = loops
-    return _compiled[name]
-
-
-def reset_compiled() -> None:
-    """Forget the compiled loops (tests force a failing compiler)."""
-    _compiled.clear()
-
-
 class ElmanRecurrence(torch.autograd.Function):
     """states (T+1, B, H) from xw (T, B, H), h0 (B, H), w_hh (H, H); one node, exact BPTT."""
 
@@ -133,8 +117,8 @@ class ElmanRecurrence(torch.autograd.Function):
     def forward(ctx: Any, xw: Tensor, h0: Tensor, w_hh: Tensor, live: Tensor | None,
                 activation: str, compiled: bool) -> Tensor:
         """Run the time loop without recording a graph."""
-        run_forward, run_backward = compile_loops() if compiled else (forward_loop,
-                                                                     backward_loop)
+        loops = (forward_loop, backward_loop)
+        run_forward, run_backward = compile_loops("Elman", loops) if compiled else loops
         states = run_forward(xw, h0, w_hh, live, activation,
                              use_onednn(xw, h0.shape[-1]))
         ctx.save_for_backward(states, w_hh)

@@ -5,7 +5,7 @@ oneDNN kernel on a CPU, so rnnlm uses this one there).
 Same interface and parameter names as nn.RNN / nn.GRU (batch_first=True): forward(x, h0)
 with x (batch, time, input) and h0 (layers, batch, hidden) → (output, h_n), so checkpoints
 load into either. Each layer's input projection is one GEMM over the whole sequence; its
-recurrence runs as one autograd node (models/recurrence.py, models/gru.py), compiled with
+recurrence runs as one autograd node (elman.py, gru.py), compiled with
 TorchScript where that works.
 """
 
@@ -18,19 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlm.models.gru import gru_layer
-from rnnlm.models.onednn import linear
-from rnnlm.models.recurrence import RECURRENCES, elman_layer
+from rnnlm.models.kernels.elman import ACTIVATIONS, elman_layer
+from rnnlm.models.kernels.gru import gru_layer
+from rnnlm.models.kernels.onednn import linear
 
-ACTIVATIONS = {
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "relu6": F.relu6,
-    "elu": F.elu,
-    "softplus": F.softplus,
-    "softsign": F.softsign,
-    "sigmoid": torch.sigmoid,
-}
+RECURRENCES = ("compiled", "custom", "autograd")  # how an ElmanRNN runs its time loop
 
 
 class HoistedRNN(nn.Module, ABC):

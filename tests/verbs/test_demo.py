@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnlm.demo import pick_corpus
+from rnnlm.verbs.demo import pick_corpus
 
 
 def test_demo_prefers_shakespeare_from_a_mirror() -> None:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlm.models.cells import GRU
-from rnnlm.models.gru import GRURecurrence
-from tests.models.test_recurrence import LENGTHS, live_mask
+from rnnlm.models.kernels.gru import GRURecurrence
+from rnnlm.models.kernels.hoisted import GRU
+from tests.models.kernels.test_elman import LENGTHS, live_mask
 
 
 @pytest.mark.parametrize("lengths", LENGTHS)

@@ -18,10 +18,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rnnlm.models.cells import ACTIVATIONS
-from rnnlm.models.rnn import RNNLanguageModel, State
+from rnnlm.models.kernels.elman import ACTIVATIONS
+from rnnlm.models.rnn import GATES, RNNLanguageModel
+from rnnlm.models.state import State
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 TABLE_LIMIT = 1 << 24  # extra elements (64 MiB fp32) a first-layer table may take
 
 

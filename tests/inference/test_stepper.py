@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rnnlm.config import ModelConfig
-from rnnlm.models import stepper as stepper_module
+from rnnlm.inference import stepper as stepper_module
+from rnnlm.inference.stepper import Stepper, supports
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.models.stepper import Stepper, supports
 
 CASES = [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"), ("rnn", "softsign")]
 

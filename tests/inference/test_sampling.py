@@ -9,14 +9,13 @@ from torch import nn
 
 from rnnlm.config import ModelConfig
 from rnnlm.errors import RnnlmError
-from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.sampling import (
+from rnnlm.inference.sampling import (
     Draw,
     Sampling,
     filter_logits,
     generate_ids,
-    measure_generation,
 )
+from rnnlm.models.rnn import RNNLanguageModel
 
 
 def test_temperature_divides_logits() -> None:
@@ -146,6 +145,3 @@ def test_draw_samples_the_filtered_distribution() -> None:
     greedy = Draw(Sampling(greedy=True), [0], 2, 5, torch.device("cpu"))(logits[:2])
     assert greedy.tolist() == [1, 1]
 
-
-def test_measure_generation() -> None:
-    assert measure_generation(tiny_model(), streams=2, steps=5) > 0

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from rnnlm.data.buckets import pad_batch
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
-from rnnlm.models import LanguageModelNet, State, map_state
+from rnnlm.models import LanguageModelNet
+from rnnlm.models.state import State, map_state
 from rnnlm.runtime import autocast
 
 LN2 = math.log(2)

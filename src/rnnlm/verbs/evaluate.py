@@ -7,8 +7,8 @@ from pathlib import Path
 from rnnlm.data.corpora import load_corpus
 from rnnlm.data.documents import check_format, parse_documents, split_documents
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.scoring import EvalResult
 from rnnlm.language_model import LanguageModel
-from rnnlm.scoring import EvalResult
 
 
 def evaluate(run: str | Path, corpus: str | None = None, text: str | Path | None = None,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rnnlm.cli import main
-from rnnlm.ngram.commands import build, sample, score
-from rnnlm.scoring import EvalResult
+from rnnlm.inference.scoring import EvalResult
+from rnnlm.ngram.lm import build, sample, score
 from tests.conftest import DATA
 from tests.test_cli import fails
 

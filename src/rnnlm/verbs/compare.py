@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rnnlm.data.corpora import load_corpus
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
+from rnnlm.inference.scoring import EvalResult
 from rnnlm.language_model import LanguageModel
-from rnnlm.scoring import EvalResult
+from rnnlm.verbs.evaluate import evaluate
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Row:
 
 
 def _ngram_row(path: str, text: Path) -> Row:
-    from rnnlm.ngram import commands
+    from rnnlm.ngram import lm as commands
 
     start = time.perf_counter()
     lm = commands.load(path)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from rnnlm.cli import main
-from rnnlm.compare import compare, format_table
 from rnnlm.data.text import split_text
 from rnnlm.errors import RnnlmError
-from rnnlm.evaluate import evaluate
-from rnnlm.ngram import commands
+from rnnlm.ngram import lm as commands
+from rnnlm.verbs.compare import compare, format_table
+from rnnlm.verbs.evaluate import evaluate
 
 
 def test_compare_runs_and_ngrams(tiny_run: Path, shakespeare_100k: Path, tmp_path: Path,

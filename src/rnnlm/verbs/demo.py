@@ -9,8 +9,8 @@ from pathlib import Path
 from rnnlm.config import RunConfig
 from rnnlm.data.corpora import REGISTRY, fetch_file
 from rnnlm.errors import RnnlmError
-from rnnlm.generate import sample
 from rnnlm.train.trainer import new_run_dir, train
+from rnnlm.verbs.sample import sample
 
 
 def pick_corpus() -> tuple[str, str]:

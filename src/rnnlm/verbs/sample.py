@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.sampling import Sampling
 from rnnlm.language_model import LanguageModel
-from rnnlm.sampling import Sampling
 
 DOCUMENT_CAP = 10_000  # default --length (tokens) of a whole document
 

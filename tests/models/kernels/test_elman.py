@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from rnnlm.models import recurrence
-from rnnlm.models.cells import ACTIVATIONS, GRU, ElmanRNN, HoistedRNN
-from rnnlm.models.recurrence import ElmanRecurrence
+from rnnlm.models.kernels import elman, torchscript
+from rnnlm.models.kernels.elman import ACTIVATIONS, ElmanRecurrence
+from rnnlm.models.kernels.hoisted import GRU, ElmanRNN, HoistedRNN
 
 LENGTHS = [None, torch.tensor([5, 1, 3])]  # without, and with rows that stop early
 
@@ -94,7 +94,7 @@ def test_fallback_when_compilation_fails(monkeypatch: pytest.MonkeyPatch) -> Non
         raise RuntimeError("no compiler here\nsecond line")
 
     monkeypatch.setattr(torch.jit, "script", broken)
-    recurrence.reset_compiled()
+    torchscript.reset_compiled()
     try:
         rnn = ElmanRNN(4, 6, 1, "elu", recurrence="compiled").double()
         x = torch.randn(2, 3, 4, dtype=torch.double)
@@ -103,12 +103,12 @@ def test_fallback_when_compilation_fails(monkeypatch: pytest.MonkeyPatch) -> Non
             out.sum().backward()
             rnn(x)  # the warning comes once
         assert len(seen) == 1 and "second line" not in str(seen[0].message)
-        assert recurrence.compile_loops()[0] is recurrence.forward_loop
+        assert torchscript._compiled["Elman"][0] is elman.forward_loop
         eager = ElmanRNN(4, 6, 1, "elu", recurrence="autograd").double()
         eager.load_state_dict(rnn.state_dict())
         torch.testing.assert_close(eager(x)[0], out)
     finally:
-        recurrence.reset_compiled()
+        torchscript.reset_compiled()
 
 
 def test_unknown_recurrence_is_refused() -> None:

@@ -3,16 +3,14 @@ primes a model in one forward call and then extends every stream one token per s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.stepper import Stepper, supports
 from rnnlm.models import LanguageModelNet
-from rnnlm.models.stepper import Stepper, supports
 from rnnlm.runtime import autocast
 
 
@@ -115,18 +113,3 @@ def generate_ids(model: LanguageModelNet, prime: torch.Tensor, steps: int, s: Sa
     finally:
         model.train(was_training)
 
-
-def measure_generation(model: nn.Module, streams: int = 1, steps: int = 500,
-                       precision: str = "fp32", sampling: Sampling | None = None) -> float:
-    """Tokens per second (all streams together) of generate_ids after a one-token prime, for
-    benchmarks/generate.py (`rnnlm bench` times the whole `LanguageModel.sample` path instead);
-    the prime and setup are not timed."""
-    device = next(model.parameters()).device
-    prime = torch.ones(1, 1, dtype=torch.int64, device=device)
-    it = generate_ids(model, prime, steps + 1, sampling or Sampling(), [0],
-                      torch.Generator(device=device).manual_seed(0), precision, streams)
-    next(it)  # prime, stepper, first draw
-    start = time.perf_counter()
-    for ids in it:
-        ids.tolist()  # the one host sync per step that streaming text needs
-    return streams * steps / (time.perf_counter() - start)

@@ -17,7 +17,9 @@ import numpy as np
 
 from rnnlm.data.corpora import load_corpus
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.scoring import EvalResult
 from rnnlm.ngram.arpa import read_arpa, write_arpa
+from rnnlm.ngram.backoff import NgramModel
 from rnnlm.ngram.counting import count_ngrams
 from rnnlm.ngram.documents import (
     DOCUMENTS,
@@ -27,8 +29,6 @@ from rnnlm.ngram.documents import (
     token_names,
 )
 from rnnlm.ngram.kneser_ney import Discounts, interpolate
-from rnnlm.ngram.model import NgramModel
-from rnnlm.scoring import EvalResult
 from rnnlm.tokenizers import Tokenizer, save_tokenizer
 
 

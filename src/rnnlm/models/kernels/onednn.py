@@ -6,7 +6,7 @@ half of oneDNN's speed at the shapes of an RNN LM (measured: x @ W^T for (8192 �
 (64 × 512) @ (512 × 1536): 172 against 437). bf16 matmuls already take oneDNN inside
 torch.mm. `linear` is F.linear with oneDNN's forward and input gradient (the weight gradient,
 a reduction over all rows, stays with MKL: oneDNN is no faster there); `linear_add` is the
-per-step GEMM of the recurrences in models/recurrence.py and models/gru.py.
+per-step GEMM of the recurrences in elman.py and gru.py.
 """
 
 from __future__ import annotations

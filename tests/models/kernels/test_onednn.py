@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlm.models import onednn
-from rnnlm.models.cells import ElmanRNN
+from rnnlm.models.kernels import onednn
+from rnnlm.models.kernels.hoisted import ElmanRNN
 
 needs_onednn = pytest.mark.skipif(not onednn.ONEDNN, reason="this torch has no oneDNN")
 

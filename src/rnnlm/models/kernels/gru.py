@@ -10,7 +10,7 @@ GEMM outside (by autograd); the loop below does, per step, with PyTorch's gate o
 
 and keeps r, z, n, hw_n for the backward loop, which returns d xw, d hw (whose sum over steps
 is d b_hh and whose GEMM with the states is d W_hh, both outside the loop) and d h0. Both
-loops are compiled by TorchScript like the Elman ones (models/recurrence.py).
+loops are compiled by TorchScript like the Elman ones (elman.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlm.models.onednn import linear_add, use_onednn
-from rnnlm.models.recurrence import compile_loops
+from rnnlm.models.kernels.onednn import linear_add, use_onednn
+from rnnlm.models.kernels.torchscript import compile_loops
 
 
 def gru_forward(xw: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor, live: Tensor | None,

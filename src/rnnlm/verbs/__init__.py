@@ -1,0 +1,1 @@
+"""The command-line verbs as library functions: each prints what its command prints."""
