@@ -120,7 +120,7 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
         if not (ckpt / name).is_file():
             raise RnnlmError(f"checkpoint {ckpt} lacks {name}; it is not a complete rnnlm "
                              f"checkpoint (use the run's best/ or last/ folder)")
-    config = load_json(ckpt / "config.json").validate()
+    config = load_json(ckpt / "config.json").resolve()
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
     if tokenizer.kind != config.data.tokenizer:
         raise RnnlmError(f"{ckpt}: tokenizer.json is a {tokenizer.kind} tokenizer but config.json "

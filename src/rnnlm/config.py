@@ -1,7 +1,10 @@
 """Typed run configuration: model, data and training dataclasses, saved as config.json.
 
-Every field carries its help text and its check, so the CLI options, the TOML config file
-and the validation all come from this one place.
+A leaf module: every default and every rule between options lives here. Each field carries
+its option declaration (`Arg`: help text, choices, value check), so the CLI flags, the TOML
+config file and the checks all come from the fields. `RunConfig.resolve()` returns a new
+config with every `None` meaning "depends on other options" filled in; `validate()` only
+checks.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ PRECISIONS = ("auto", "fp32", "bf16")
 MODES = ("stream", "documents")
 TOKENIZER_KINDS = ("char", "byte", "word", "bpe", "unigram", "mikolov", "hybrid")
 WORD_SPLITS = ("words", "whitespace")
+SPLITS = ("all", "train", "val", "test")  # parts of a corpus a model can be scored on
+CHECKPOINTS = ("best", "last")
+DOCUMENT_FORMATS = "lines (one per line), blank (separated by blank lines), jsonl:FIELD"
+
+DEFAULT_MAX_TIME = 600.0  # seconds of training when neither --max-steps nor --max-time is given
+ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
+DEFAULT_DOCUMENTS = "lines"  # the document format of documents mode when none is given
 
 Check = tuple[Callable[[Any], bool], str]
 POSITIVE: Check = (lambda v: v > 0, "greater than 0")
@@ -41,13 +51,60 @@ FRACTION: Check = (lambda v: 0 < v < 1, "in (0, 1)")
 RATE: Check = (lambda v: 0 < v <= 1, "in (0, 1]")
 
 
-def opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
-        check: Check | None = None, cli: bool = True) -> Any:
-    """A config field with its CLI help, allowed choices and value check."""
-    meta = {"help": help, "choices": choices, "check": check, "cli": cli}
+@dataclass(frozen=True)
+class Arg:
+    """How an option looks on the command line: its help, allowed choices, a check of its
+    value, a parser for its text, and a metavar."""
+
+    help: str
+    choices: tuple[str, ...] | None = None
+    check: Check | None = None
+    parse: Callable[[str], Any] | None = None
+    metavar: str | None = None
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A verb parameter that takes the command-line fields of a config dataclass as flags
+    (all of them, or the named ones); the verb receives the given ones as {field: value}."""
+
+    cls: type
+    names: tuple[str, ...] = ()
+
+
+def opt(default: Any, help: str, *, cli: bool = True, **arg: Any) -> Any:
+    """A config field with its option declaration (cli=False: set by rnnlm, not a flag)."""
+    meta = {"arg": Arg(help, **arg), "cli": cli}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def check_format(fmt: str) -> str:
+    """Return fmt if it names a document format, else a one-line error."""
+    if fmt in ("lines", "blank") or (fmt.startswith("jsonl:") and len(fmt) > len("jsonl:")):
+        return fmt
+    raise RnnlmError(f"--documents must be {DOCUMENT_FORMATS} (got {fmt!r})")
+
+
+def unescape(text: str) -> str:
+    r"""Let users type \n and \t in option values (--prime, --stop)."""
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([hms]?)")
+
+
+def parse_duration(text: str | float) -> float:
+    """'90s', '10m', '1h30m' or a plain number of seconds → seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip().lower()
+    parts = _DURATION.findall(s)
+    if not s or "".join(n + u for n, u in parts) != s.replace(" ", ""):
+        raise RnnlmError(f"cannot read the duration {text!r}; write it like 90s, 10m or 1h30m")
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 @dataclass
@@ -58,10 +115,12 @@ class ModelConfig:
     activation: str = opt("tanh", "Elman (--cell rnn) activation", choices=ACTIVATIONS)
     layers: int = opt(2, "stacked recurrent layers", check=POSITIVE)
     hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
-    embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors", check=NON_NEGATIVE)
+    embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors (transformer: always "
+                         "--hidden)", check=NON_NEGATIVE)
     dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head",
                          check=UNIT_OPEN)
-    tie_weights: bool = opt(False, "share the embedding and output matrices (embedding = hidden)")
+    tie_weights: bool = opt(False, "share the embedding and output matrices (embedding = "
+                            "hidden; the transformer always ties them)")
     heads: int = opt(4, "transformer: attention heads (--hidden must be divisible by it)",
                      check=POSITIVE)
     block: int | None = opt(None, "transformer: positions it attends to (default: the training "
@@ -71,11 +130,12 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Which text, how it is split, and how it is cut into batches."""
+    """Which text, how it is split, what a token is, and how it is cut into batches."""
 
     corpus: list[str] = opt([], "corpus names or paths", cli=False)
-    val_fraction: float = opt(0.1, "last fraction of the text held out for validation",
-                              check=FRACTION)
+    val_fraction: float = opt(0.1, "last fraction of the text (documents mode: of the "
+                              "documents) held out for validation, for corpora without "
+                              "official splits", check=FRACTION)
     test_fraction: float = opt(0.0, "fraction after the validation part held out for testing",
                                check=UNIT_OPEN)
     tokenizer: str = opt("char", "what a token is: a character, a UTF-8 byte, a word (lossy: "
@@ -85,19 +145,19 @@ class DataConfig:
                                  "all); bpe/unigram: tokens in all (default 4096, at least 256)",
                                  check=NON_NEGATIVE)
     syllables: int = opt(1000, "mikolov: most frequent syllables kept", check=NON_NEGATIVE)
-    split: str = opt("words", "word: regex words and punctuation, or whitespace-separated "
-                     "tokens (Penn Treebank, whose <unk> becomes ours)", choices=WORD_SPLITS)
+    word_split: str = opt("words", "word: regex words and punctuation, or whitespace-separated "
+                          "tokens (Penn Treebank, whose <unk> becomes ours)", choices=WORD_SPLITS)
     mode: str | None = opt(None, "stream: the text as parallel columns, state carried; "
                            "documents: each document from a zero state (default: documents "
                            "when --documents is given, else stream)", choices=MODES)
     documents: str | None = opt(None, "how the corpus splits into documents: lines, blank "
                                 "(blank-line separated), jsonl:FIELD (default in documents "
-                                "mode: lines)")
+                                "mode: lines)", metavar="FORMAT")
     seq_len: int = opt(128, "stream mode: tokens per truncated-BPTT window", check=POSITIVE)
     batch_size: int = opt(32, "parallel columns of the stream, or documents per batch",
                           check=POSITIVE)
     pack: bool = opt(False, "documents mode: run the RNN on packed sequences of true lengths "
-                     "(default --no-pack: pad and mask the loss, 4% faster with buckets)")
+                     "(default --no-pack: pad and mask the loss, faster on CPUs)")
     bucket: bool = opt(True, "documents mode, whole documents: batch documents of similar "
                        "length together (--no-bucket: random batches, more padding)")
     max_length: int | None = opt(None, "documents mode: truncate longer documents to this many "
@@ -113,16 +173,16 @@ class TrainConfig:
 
     optimizer: str = opt("adamw", "optimizer", choices=OPTIMIZERS)
     lr: float = opt(3e-3, "peak learning rate", check=POSITIVE)
-    weight_decay: float | None = opt(None, "weight decay on matrices: decoupled with adamw "
-                                     "(default 0.3), L2 with the others (default 0)",
-                              check=NON_NEGATIVE)
+    weight_decay: float | None = opt(None, f"weight decay on matrices: decoupled with adamw "
+                                     f"(default {ADAMW_DECAY}), L2 with the others (default 0)",
+                                     check=NON_NEGATIVE)
     clip: float = opt(1.0, "clip gradients to this global L2 norm; 0 turns clipping off",
                       check=NON_NEGATIVE)
     lr_schedule: str = opt("cosine", "learning-rate schedule after warmup", choices=SCHEDULES)
     decay_rate: float = opt(0.5, "exponential: factor per --decay-steps; plateau: factor per "
                             "reduction", check=RATE)
     decay_steps: int | None = opt(None, "exponential: steps per decay factor; cosine: steps "
-                                  "to reach the minimum (default: the whole budget)",
+                                  "to reach the minimum (default: the run's first budget)",
                                   check=POSITIVE)
     staircase: bool = opt(False, "exponential: decay in whole steps of --decay-steps")
     warmup_steps: int = opt(100, "linear warmup steps", check=NON_NEGATIVE)
@@ -130,8 +190,9 @@ class TrainConfig:
     patience: int = opt(2, "plateau: evaluations without improvement before a reduction",
                         check=POSITIVE)
     max_steps: int | None = opt(None, "stop after this many optimizer steps", check=POSITIVE)
-    max_time: float | None = opt(None, "stop after this much training time (90s, 10m, 1h)",
-                                 check=POSITIVE)
+    max_time: float | None = opt(None, f"stop after this much training time (90s, 10m, 1h; "
+                                 f"{DEFAULT_MAX_TIME / 60:g}m if neither budget is given)",
+                                 check=POSITIVE, parse=parse_duration)
     eval_every: int = opt(500, "steps between full validation passes and checkpoints",
                           check=POSITIVE)
     sample_length: int = opt(200, "tokens sampled at each evaluation", check=NON_NEGATIVE)
@@ -141,6 +202,14 @@ class TrainConfig:
                          choices=PRECISIONS)
     cuda_graph: bool = opt(True, "on a GPU, replay each stream-mode RNN training step as one "
                            "captured CUDA graph (far less CPU time per step)")
+
+
+GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+# Options a resumed run may change (its budget and where it runs); the rest is the run's.
+RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
+# Options --init-from keeps from the checkpoint: its architecture (dropout aside) and tokenizer.
+FINE_TUNE_FIXED = {*(f.name for f in dataclasses.fields(ModelConfig) if f.name != "dropout"),
+                   "tokenizer", "vocab_size", "syllables", "word_split"}
 
 
 @dataclass
@@ -162,49 +231,80 @@ class RunConfig:
 
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
+    def resolve(self) -> RunConfig:
+        """A new, checked config with every default that depends on other options filled in:
+        the mode and document format, the transformer's tied embedding and block, the weight
+        decay of the optimizer, the time budget."""
+        m, d, t = self.model, self.data, self.train
+        mode = d.mode or ("documents" if d.documents else "stream")
+        documents = (d.documents or DEFAULT_DOCUMENTS) if mode == "documents" else d.documents
+        data = dataclasses.replace(d, mode=mode, documents=documents)
+        model = m
+        if m.cell == "transformer":  # always tied, so its embedding is its width
+            chunked = mode == "documents" and d.chunk
+            window = d.chunk if chunked else d.seq_len
+            model = dataclasses.replace(m, embedding=m.hidden, tie_weights=True,
+                                        block=m.block or window)
+        decay = t.weight_decay if t.weight_decay is not None else (
+            ADAMW_DECAY if t.optimizer == "adamw" else 0.0)
+        budget = t.max_time if t.max_steps or t.max_time else DEFAULT_MAX_TIME
+        train = dataclasses.replace(t, weight_decay=decay, max_time=budget)
+        return RunConfig(model, data, train, self.init_from).validate()
+
     def validate(self) -> RunConfig:
         """Check every field and the rules between fields; raise a one-line RnnlmError."""
-        d = self.data
-        d.mode = d.mode or ("documents" if d.documents else "stream")
-        if d.mode == "documents":
-            from rnnlm.data.documents import check_format
-
-            d.documents = check_format(d.documents or "lines")
-        elif d.documents or d.chunk or d.max_length:
-            raise RnnlmError("--documents, --chunk and --max-length belong to documents mode; "
-                             "drop --mode stream (or give --mode documents)")
         for group in (self.model, self.data, self.train):
             for f in dataclasses.fields(group):
                 check_value(f, getattr(group, f.name))
-        m = self.model
+        m, d = self.model, self.data
+        if d.mode == "documents" and d.documents:
+            check_format(d.documents)
+        elif d.mode == "stream" and (d.documents or d.chunk or d.max_length):
+            raise RnnlmError("--documents, --chunk and --max-length belong to documents mode; "
+                             "drop --mode stream (or give --mode documents)")
         if m.cell == "transformer":
             check_transformer(m, d)
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")
-        if d.split != "words" and d.tokenizer != "word":
-            raise RnnlmError(f"--split {d.split} applies to --tokenizer word only (got "
-                             f"{d.tokenizer}); drop --split")
-        if self.data.val_fraction + self.data.test_fraction >= 0.9:
+        if d.word_split != "words" and d.tokenizer != "word":
+            raise RnnlmError(f"--word-split {d.word_split} applies to --tokenizer word only "
+                             f"(got {d.tokenizer}); drop --word-split")
+        if d.val_fraction + d.test_fraction >= 0.9:
             raise RnnlmError("--val-fraction plus --test-fraction leaves under 10% of the text "
                              "for training; lower them")
         return self
 
+    def with_options(self, options: dict[str, dict[str, Any]], resuming: bool = False
+                     ) -> RunConfig:
+        """A copy with the given options ({group: {field: value}}) on top. A resumed run may
+        change only its budget, evaluation and device; a fine-tuned one (init_from) keeps the
+        checkpoint's architecture and tokenizer."""
+        for group, values in options.items():
+            for name, value in values.items():
+                old = getattr(getattr(self, group), name)
+                if resuming and name not in RESUMABLE and value != old:
+                    raise RnnlmError(f"cannot change {flag(name)} when resuming (the run has "
+                                     f"{old}); start a new run, or fine-tune with --init-from")
+                if self.init_from and name in FINE_TUNE_FIXED and not resuming:
+                    raise RnnlmError(f"{flag(name)} cannot be set with --init-from: "
+                                     f"fine-tuning keeps the checkpoint's architecture and "
+                                     f"tokenizer")
+        changed = {group: dataclasses.replace(getattr(self, group), **options.get(group, {}))
+                   for group in GROUPS}
+        return RunConfig(**changed, init_from=self.init_from)
+
 
 def check_transformer(m: ModelConfig, d: DataConfig) -> None:
-    """The transformer's rules: it always ties its embedding (so embedding = hidden, whatever
-    --embedding and --tie-weights say), heads divide hidden, and its learned positions are
-    exactly the training window's, so that every position it attends to is trained."""
-    m.embedding, m.tie_weights = m.hidden, True
+    """The transformer's rules: heads divide hidden, its embedding is tied, and its learned
+    positions are exactly the training window's, so that every position it attends to is
+    trained (whole documents longer than the block are read in windows)."""
     if m.hidden % m.heads:
         raise RnnlmError(f"--hidden {m.hidden} is not divisible by --heads {m.heads}; choose "
                          f"--heads that divides it (e.g. {math.gcd(m.hidden, m.heads)})")
-    chunked = d.mode == "documents" and d.chunk
-    if d.mode == "documents" and not chunked:  # whole documents: longer ones are read in windows
-        m.block = m.block or d.seq_len
+    if m.block is None or (d.mode == "documents" and not d.chunk):
         return
-    name, window = ("--chunk", d.chunk) if chunked else ("--seq-len", d.seq_len)
-    m.block = m.block or window
+    name, window = ("--chunk", d.chunk) if d.mode == "documents" else ("--seq-len", d.seq_len)
     if window > m.block:
         raise RnnlmError(f"{name} {window} is longer than --block {m.block}, the positions the "
                          f"transformer attends to; give {name} {m.block} or --block {window}")
@@ -214,41 +314,46 @@ def check_transformer(m: ModelConfig, d: DataConfig) -> None:
                          f"default) or {name} {m.block}")
 
 
-GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-
-
 def flag(name: str) -> str:
-    """The CLI spelling of a field name."""
+    """The CLI spelling of a field or parameter name."""
     return "--" + name.replace("_", "-")
 
 
 def check_value(f: dataclasses.Field, value: Any) -> None:
     """Raise if a field's value is outside its choices or fails its check."""
-    choices, check = f.metadata.get("choices"), f.metadata.get("check")
-    if choices and value not in choices:
-        raise RnnlmError(f"{flag(f.name)} must be one of {', '.join(choices)} (got {value!r})")
-    if check and value is not None and not check[0](value):
-        raise RnnlmError(f"{flag(f.name)} must be {check[1]} (got {value})")
+    arg: Arg = f.metadata["arg"]
+    if arg.choices and value is not None and value not in arg.choices:
+        raise RnnlmError(f"{flag(f.name)} must be one of {', '.join(arg.choices)} "
+                         f"(got {value!r})")
+    if arg.check and value is not None and not arg.check[0](value):
+        raise RnnlmError(f"{flag(f.name)} must be {arg.check[1]} (got {value})")
+
+
+RENAMED = {"data": {"split": "word_split"}}  # keys of older config files → today's fields
+
+
+def group_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
+    """One dataclass of GROUPS from its table, refusing unknown keys by name."""
+    name = next(n for n, c in GROUPS.items() if c is cls)
+    values = {RENAMED.get(name, {}).get(k, k): v for k, v in values.items()}
+    names = {f.name for f in dataclasses.fields(cls)}
+    bad = set(values) - names
+    if bad:
+        raise RnnlmError(f"unknown key {sorted(bad)[0]!r} in [{name}] of {where}; "
+                         f"known keys: {', '.join(sorted(names))}")
+    if isinstance(values.get("max_time"), str):
+        values["max_time"] = parse_duration(values["max_time"])
+    return cls(**values)
 
 
 def from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     """Build a RunConfig from nested dicts, refusing unknown keys by name."""
-    known_top = {"model", "data", "train", "init_from"}
-    unknown = set(data) - known_top
+    unknown = set(data) - {*GROUPS, "init_from"}
     if unknown:
         raise RnnlmError(f"unknown key {sorted(unknown)[0]!r} in {source}; "
                          f"expected tables [model], [data], [train]")
-    groups = {}
-    for name, cls in GROUPS.items():
-        values = dict(data.get(name, {}))
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = set(values) - names
-        if bad:
-            raise RnnlmError(f"unknown key {sorted(bad)[0]!r} in [{name}] of {source}; "
-                             f"known keys: {', '.join(sorted(names))}")
-        if name == "train" and isinstance(values.get("max_time"), str):
-            values["max_time"] = parse_duration(values["max_time"])
-        groups[name] = cls(**values)
+    groups = {name: group_from_dict(cls, dict(data.get(name, {})), source)
+              for name, cls in GROUPS.items()}
     return RunConfig(**groups, init_from=data.get("init_from"))
 
 
@@ -263,24 +368,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise RnnlmError(f"config file {p} is not valid TOML ({e}); fix the syntax") from None
 
 
-def load_json(path: Path) -> RunConfig:
-    """Read a run's config.json."""
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file of a run or model, with a one-line error when it is unreadable."""
     try:
-        return from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
         raise RnnlmError(f"cannot read {path} ({e}); the run directory is damaged") from None
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([hms]?)")
-
-
-def parse_duration(text: str | float) -> float:
-    """'90s', '10m', '1h30m' or a plain number of seconds → seconds."""
-    if isinstance(text, int | float):
-        return float(text)
-    s = text.strip().lower()
-    parts = _DURATION.findall(s)
-    if not s or "".join(n + u for n, u in parts) != s.replace(" ", ""):
-        raise RnnlmError(f"cannot read the duration {text!r}; write it like 90s, 10m or 1h30m")
-    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
-    return sum(float(n) * scale[u] for n, u in parts)
+def load_json(path: Path) -> RunConfig:
+    """Read a run's config.json."""
+    return from_dict(read_json(path), str(path))

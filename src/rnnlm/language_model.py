@@ -124,10 +124,13 @@ class LanguageModel:
                 part.append(piece)
         return ["".join(part) for part in parts]
 
-    def score(self, text: str, per_token: str | Path | None = None) -> EvalResult:
-        """Full-pass scores of text; the first token is context only. Characters and bytes
-        are those of the original text, so bits per character compare across tokenizers,
-        except for the word tokenizer (comparable=False): its unknown words cost one <unk>."""
+    def score(self, text: str | list[str], per_token: str | Path | None = None) -> EvalResult:
+        """Full-pass scores of a text, or of documents (a list; see score_documents); the
+        first token of a text is context only. Characters and bytes are those of the original
+        text, so bits per character compare across tokenizers, except for the word tokenizer
+        (comparable=False): its unknown words cost one <unk>."""
+        if isinstance(text, list):
+            return self.score_documents(text, per_token)
         encoded = self.tokenizer.encode(text)
         ids = torch.as_tensor(encoded, device=self.device)
         if len(ids) < 2:

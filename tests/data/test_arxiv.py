@@ -16,6 +16,7 @@ import pytest
 from rnnlm.cli import main
 from rnnlm.data.arxiv import ATOM, OPENSEARCH, build_arxiv
 from rnnlm.errors import RnnlmError
+from tests.test_cli import fails
 
 ABS = "arxiv.org/abs/"  # the API's ids are URLs ending in /abs/ID; no request ever goes there
 PAPERS = [(f"1407.{i:04d}", f"Abstract number {i}.\n  It has   two lines.") for i in range(23)]
@@ -123,5 +124,4 @@ def test_cli(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert main(["corpus", "arxiv", "--query", "all:rnn", "--max", "7", "--out", str(out),
                  "--api-url", server.url, "--delay", "0"]) == 0
     assert "added 7 abstracts" in capsys.readouterr().out
-    assert main(["corpus", "arxiv", "--max", "7"]) == 2
-    assert "needs --query and --out" in capsys.readouterr().err
+    fails(capsys, ["corpus", "arxiv", "--max", "7"], "required: --query, --out")

@@ -28,7 +28,7 @@ def model(block: int = 16, vocab: int = 11) -> TransformerLanguageModel:
     torch.manual_seed(0)
     config = RunConfig(model=ModelConfig(cell="transformer", layers=2, hidden=32, heads=4,
                                          dropout=0.0, vocab_size=vocab),
-                       data=DataConfig(seq_len=block)).validate()
+                       data=DataConfig(seq_len=block)).resolve()
     m = build_model(config.model)
     assert isinstance(m, TransformerLanguageModel)
     return m.eval()
@@ -109,7 +109,7 @@ def test_training_lowers_the_loss(shakespeare_100k: Path, tmp_path: Path) -> Non
     config = tiny_config(shakespeare_100k, max_steps=200, eval_every=200, lr=6e-3)
     config.model = ModelConfig(cell="transformer", layers=2, hidden=64, heads=4, dropout=0.0)
     config.data.batch_size, config.data.seq_len = 16, 64
-    trainer = Trainer(config.validate(), tmp_path, resuming=False)
+    trainer = Trainer(config, tmp_path, resuming=False)
     first, _ = trainer.train_step(1e-3)
     assert trainer.hidden is None  # independent windows: no carried context
     val = trainer.run()
@@ -144,7 +144,7 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str], shakespeare_100k: P
           "--block 64 is longer than --seq-len 32")
     with pytest.raises(RnnlmError, match="--chunk 64 is longer than --block 32"):
         RunConfig(model=ModelConfig(cell="transformer", block=32),
-                  data=DataConfig(documents="lines", chunk=64)).validate()
+                  data=DataConfig(documents="lines", chunk=64)).resolve()
 
 
 def test_documents_mode_with_pieces(capsys: pytest.CaptureFixture[str], tmp_path: Path,

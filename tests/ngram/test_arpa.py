@@ -12,23 +12,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnlm.errors import RnnlmError
-from rnnlm.ngram.arpa import write_arpa
-from rnnlm.ngram.documents import encode_documents, escape, token_names
-from rnnlm.ngram.lm import build, load, score, tokenizer_path
+from rnnlm.ngram.lm import NgramLM, sidecar
+from rnnlm.ngram.names import escape, token_names
 from rnnlm.tokenizers import save_tokenizer
+from tests.ngram import body, build
 
 
-def save(lm, path: Path) -> Path:
+def save(lm: NgramLM, path: Path) -> Path:
     """Write a built model as the train command does."""
-    save_tokenizer(lm.tokenizer, tokenizer_path(path))
-    write_arpa(path, lm.model, token_names(lm.tokenizer, lm.documents))
+    lm.save(path)
     return path
 
 
-def per_token(lm, text: str) -> np.ndarray:
-    seq = encode_documents(lm.tokenizer, text, lm.documents)
-    positions = np.flatnonzero(seq != lm.model.bos) if lm.documents == "lines" \
-        else np.arange(1, len(seq))
+def per_token(lm: NgramLM, text: str) -> np.ndarray:
+    """log10 p of every scored token of text."""
+    seq, positions = lm.encode(body(text, "lines" if lm.boundaries else "stream"))
     return lm.model.log10_probs(seq, positions)
 
 
@@ -38,17 +36,18 @@ def test_round_trip_scores_alike(tmp_path: Path, shakespeare: str, order: int, t
                                  documents: str) -> None:
     train, held_out = shakespeare[:60_000], shakespeare[60_000:70_000] + "Zebra ¶\n"
     lm, _ = build(train, order, tokenizer, documents)
-    back = load(save(lm, tmp_path / "m.arpa"))
-    assert back.documents == documents and back.model.order == order
+    back = NgramLM.load(save(lm, tmp_path / "m.arpa"))
+    assert back.data == lm.data and back.model.order == order
     a, b = per_token(lm, held_out), per_token(back, held_out)
     assert np.abs(a - b).max() < 1e-6 / np.log(10)  # 1e-6 nats per token
-    assert score(back, held_out).to_dict() == pytest.approx(score(lm, held_out).to_dict())
+    text = body(held_out, documents)
+    assert back.score(text).to_dict() == pytest.approx(lm.score(text).to_dict())
 
 
 def test_arpa_layout(tmp_path: Path) -> None:
     lm, _ = build("a b\nb a\n", 2, "word", "lines")
     text = save(lm, tmp_path / "m.arpa").read_text(encoding="utf-8").split("\n")
-    assert text[:4] == ["\\data\\", "ngram 1=5", "ngram 2=6", ""]
+    assert text[:4] == ["\\data\\", "ngram 1=6", "ngram 2=6", ""]  # <unk> a b \\n <s> </s>
     assert text[4] == "\\1-grams:" and "-99.00000000\t<s>\t" in "\n".join(text)
     assert text[-2:] == ["\\end\\", ""]
     assert all(len(line.split("\t")) == 2 for line in text[text.index("\\2-grams:") + 1: -3])
@@ -71,7 +70,7 @@ def test_escaped_names() -> None:
     assert escape("mgm\\/ua") == "mgm\\/ua"  # PTB's word, as KenLM looks it up
     assert escape("<s>") == "\\x3cs>" and escape("a<b") == "a<b" and escape("é") == "é"
     lm, _ = build("<s> a\n", 1, "char", "lines")
-    names = token_names(lm.tokenizer, "lines")
+    names = token_names(lm.tokenizer, True)
     assert len(set(names)) == len(names) and names[0] == "<unk>" and names[-2:] == ["<s>", "</s>"]
 
 
@@ -98,7 +97,7 @@ def line_of(path: Path, start: str) -> int:
 
 def fails(path: Path, match: str) -> str:
     with pytest.raises(RnnlmError) as e:
-        load(path)
+        NgramLM.load(path)
     assert match in str(e.value) and "\n" not in str(e.value), str(e.value)
     return str(e.value)
 
@@ -144,12 +143,12 @@ def test_bad_entry_and_end(arpa: Path) -> None:
 
 def test_tokenizer_of_another_model(arpa: Path, tmp_path: Path) -> None:
     other, _ = build("x y z\n", 3, "word", "lines")
-    save_tokenizer(other.tokenizer, tokenizer_path(arpa))
+    save_tokenizer(other.tokenizer, sidecar(arpa, "tokenizer"))
     fails(arpa, "is not in the vocabulary of")  # names the line of the first unknown word
-    bigger, _ = build("a b c d\n", 3, "word", "lines")
-    save_tokenizer(bigger.tokenizer, tokenizer_path(arpa))
+    bigger, _ = build("a b c d\nd\n", 3, "word", "lines")
+    save_tokenizer(bigger.tokenizer, sidecar(arpa, "tokenizer"))
     fails(arpa, "has 1 token(s) that")
-    tokenizer_path(arpa).unlink()
+    sidecar(arpa, "tokenizer").unlink()
     fails(arpa, "no tokenizer file")
-    tokenizer_path(arpa).write_text("{", encoding="utf-8")
+    sidecar(arpa, "tokenizer").write_text("{", encoding="utf-8")
     fails(arpa, "cannot read tokenizer")

@@ -22,12 +22,12 @@ def test_exponential_and_staircase() -> None:
 
 
 def test_cosine_follows_the_budget() -> None:
-    s = schedule(lr_schedule="cosine", min_lr_ratio=0.1)
+    s = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_time=1.0)  # elapsed = progress
     assert s.factor(0, 0.0) == 1.0
     assert s.factor(10, 0.5) == pytest.approx(0.55)
     assert s.factor(10, 1.0) == pytest.approx(0.1)
     assert s.factor(10, 1.7) == pytest.approx(0.1)  # stays at the floor
-    fixed = schedule(lr_schedule="cosine", min_lr_ratio=0.0, decay_steps=200)
+    fixed = schedule(lr_schedule="cosine", min_lr_ratio=0.0, decay_steps=200, max_time=1.0)
     assert fixed.factor(100, 0.99) == pytest.approx(0.5)  # --decay-steps wins over the budget
 
 

@@ -64,8 +64,8 @@ def test_word_eval_table_and_options(capsys: pytest.CaptureFixture[str], tmp_pat
     assert "OOV rate (words)" in out and "not comparable" in out
     assert main(["sample", str(run), "--prime", "ROMEO: Zyzzyva", "--length", "5"]) == 0
     assert main(["train", str(shakespeare_100k), "--tokenizer", "bpe", "--split",
-                 "whitespace"]) == 2
-    assert "--split whitespace applies to --tokenizer word only" in capsys.readouterr().err
+                 "whitespace"]) == 2  # --split: the old spelling of --word-split
+    assert "--word-split whitespace applies to --tokenizer word only" in capsys.readouterr().err
     assert main(["train", str(shakespeare_100k), "--init-from", str(run), "--tokenizer",
                  "bpe"]) == 2
     assert "keeps the checkpoint's architecture and tokenizer" in capsys.readouterr().err

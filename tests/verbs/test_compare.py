@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from rnnlm.cli import main
+from rnnlm.config import DataConfig
 from rnnlm.data.text import split_text
 from rnnlm.errors import RnnlmError
-from rnnlm.ngram import lm as commands
-from rnnlm.verbs.compare import compare, format_table
+from rnnlm.ngram.lm import train
+from rnnlm.verbs.compare import compare, show
 from rnnlm.verbs.evaluate import evaluate
 
 
@@ -19,18 +20,20 @@ def test_compare_runs_and_ngrams(tiny_run: Path, shakespeare_100k: Path, tmp_pat
                                  capsys: pytest.CaptureFixture) -> None:
     char5 = tmp_path / "char5.arpa"
     word3 = tmp_path / "word3.arpa"
-    commands.train([str(shakespeare_100k)], 5, char5)
-    commands.train([str(shakespeare_100k)], 3, word3, tokenizer="word")
+    train([str(shakespeare_100k)], 5, char5)
+    train([str(shakespeare_100k)], 3, word3, DataConfig(tokenizer="word"))
     text = tmp_path / "held.txt"
     text.write_text(shakespeare_100k.read_text(encoding="utf-8")[-20_000:], encoding="utf-8")
-    rows = compare([str(tiny_run), str(char5), str(word3)], text)
+    rows = compare([str(tiny_run), str(char5), str(word3)], text=text)
     assert [r.level for r in rows] == ["char 1×128 lstm (stream)", "char 5-gram KN (stream)",
                                        "word 3-gram KN (stream)"]
     assert rows[0].result.bits_per_char == evaluate(tiny_run, text=text).bits_per_char
     assert all(r.result.characters == 20_000 - 1 for r in rows[:2])
     assert rows[2].result.oov_rate > 0 and not rows[2].result.comparable
     assert 1.5 < rows[1].result.bits_per_char < 4 and rows[0].parameters > 10_000
-    table = format_table(rows)
+    capsys.readouterr()
+    show(rows)
+    table = capsys.readouterr().out
     assert "*" in table and "not comparable" in table
     assert main(["compare", str(tiny_run), str(char5), "--text", str(text), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -40,7 +43,7 @@ def test_compare_runs_and_ngrams(tiny_run: Path, shakespeare_100k: Path, tmp_pat
 
 def test_compare_needs_a_text(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(RnnlmError, match="no such file"):
-        compare([str(tiny_run)], tmp_path / "missing.txt")
+        compare([str(tiny_run)], text=tmp_path / "missing.txt")
     with pytest.raises(RnnlmError, match="give the text to score"):
         compare([str(tiny_run)])
 
@@ -49,7 +52,7 @@ def test_compare_scores_a_corpus_split(tiny_run: Path, shakespeare_100k: Path,
                                        tmp_path: Path) -> None:
     """--corpus/--split scores exactly the text of that split, for every model alike."""
     char3 = tmp_path / "char3.arpa"
-    commands.train([str(shakespeare_100k)], 3, char3)
+    train([str(shakespeare_100k)], 3, char3)
     rows = compare([str(tiny_run), str(char3)], corpus=str(shakespeare_100k), split="val")
     val = split_text(shakespeare_100k.read_text(encoding="utf-8"), 0.1)["val"]
     assert rows[0].result.bits_per_char == pytest.approx(

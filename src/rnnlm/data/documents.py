@@ -17,22 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnlm.config import DOCUMENT_FORMATS, check_format
 from rnnlm.errors import RnnlmError
 from rnnlm.tokenizers import Tokenizer
 
-FORMATS_HELP = "lines (one per line), blank (separated by blank lines), jsonl:FIELD"
 BLANK_LINES = re.compile(r"\n[ \t\r]*\n")
 
 
-def check_format(fmt: str) -> str:
-    """Return fmt if it names a document format, else a one-line error."""
-    if fmt in ("lines", "blank") or (fmt.startswith("jsonl:") and len(fmt) > len("jsonl:")):
-        return fmt
-    raise RnnlmError(f"--documents must be {FORMATS_HELP} (got {fmt!r})")
-
-
 def parse_documents(text: str, fmt: str, source: str) -> list[str]:
-    """The non-empty documents of text in format fmt (see FORMATS_HELP)."""
+    """The non-empty documents of text in format fmt (config.DOCUMENT_FORMATS)."""
     check_format(fmt)
     if fmt == "lines":
         docs = [line.rstrip("\r") for line in text.split("\n")]
@@ -43,7 +36,7 @@ def parse_documents(text: str, fmt: str, source: str) -> list[str]:
     docs = [d for d in docs if d.strip()]
     if not docs:
         raise RnnlmError(f"{source} has no non-empty documents (format {fmt}); check the file "
-                         f"and the --documents format ({FORMATS_HELP})")
+                         f"and the --documents format ({DOCUMENT_FORMATS})")
     return docs
 
 

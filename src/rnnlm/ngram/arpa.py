@@ -9,9 +9,9 @@
     ...
     \\end\\
 
-Words are the ids' names from documents.token_names (the tokenizer file beside the ARPA
-file gives them back); a file whose 1-grams include <s> or </s> reads one sentence per line,
-and its vocabulary is the tokenizer's followed by <s> and </s>. Numbers have 8 decimals, so
+Words are the ids' names from names.token_names (the tokenizer file beside the ARPA file
+gives them back); a file whose 1-grams include <s> or </s> is a documents-mode model, and
+its vocabulary is the tokenizer's followed by <s> and </s>. Numbers have 8 decimals, so
 a model read back scores text like the one written to within 1e-8 log10 per stored value.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
 from rnnlm.ngram.backoff import NgramModel
-from rnnlm.ngram.documents import BOS, EOS
+from rnnlm.ngram.names import BOS, EOS
 
 HEADER = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)")
 
@@ -114,7 +114,7 @@ class ArpaReader:
         if i >= len(lines) or lines[i].strip() != "\\end\\":
             raise self.fail(i + 1, "expected \\end\\ after the last section")
         unigrams = {lines[k].split()[1] for k in sections[0] if len(lines[k].split()) > 1}
-        if BOS in unigrams or EOS in unigrams:  # one sentence per line
+        if BOS in unigrams or EOS in unigrams:  # a documents-mode model
             self.names = [*self.names, BOS, EOS]
             self.ids = {name: i for i, name in enumerate(self.names)}
         model = NgramModel(len(self.names), [], [], [], self.ids.get(BOS), self.ids.get(EOS))

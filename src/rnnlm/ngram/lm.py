@@ -1,13 +1,17 @@
-"""`rnnlm ngram train | eval | sample`: files in, files and scores out.
+"""An n-gram language model with the shape of rnnlm's LanguageModel: built on a corpus's train
+split, saved, loaded, scored and sampled, in stream or documents mode like a recurrent run.
 
-A model is two files: MODEL.arpa (the n-gram tables, readable by KenLM and SRILM) and
-MODEL.arpa.tokenizer.json beside it (the tokenizer that maps text to the ARPA file's words).
-Whether the model reads text as a stream or as one sentence per line is in the ARPA file
-itself: a lines model has the words <s> and </s>.
+A model is three files: MODEL.arpa (the n-gram tables, readable by KenLM and SRILM),
+MODEL.arpa.tokenizer.json (the tokenizer that maps text to the ARPA file's words) and
+MODEL.arpa.config.json (its order and data options: tokenizer, mode, document format,
+held-out fractions). A model written before the config file existed still loads: its ARPA
+file has the words <s> and </s> exactly when it reads one document per line.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -15,30 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlm.config import DataConfig, RunConfig, group_from_dict, read_json
 from rnnlm.data.corpora import load_corpus
+from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError
+from rnnlm.fileio import write_text_atomic
 from rnnlm.inference.scoring import EvalResult
+from rnnlm.inference.splits import Body, describe, select, text_of
 from rnnlm.ngram.arpa import read_arpa, write_arpa
 from rnnlm.ngram.backoff import NgramModel
 from rnnlm.ngram.counting import count_ngrams
-from rnnlm.ngram.documents import (
-    DOCUMENTS,
-    encode_documents,
-    fit_tokenizer,
-    load_tokenizer_file,
-    token_names,
-)
 from rnnlm.ngram.kneser_ney import Discounts, interpolate
-from rnnlm.tokenizers import Tokenizer, save_tokenizer
-
-
-@dataclass
-class LoadedNgram:
-    """A model with its tokenizer and the way it reads documents."""
-
-    model: NgramModel
-    tokenizer: Tokenizer
-    documents: str
+from rnnlm.ngram.names import token_names
+from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer, save_tokenizer
 
 
 @dataclass
@@ -49,146 +42,167 @@ class TrainReport:
     ngrams: list[int]
     discounts: list[Discounts]
     seconds: float
+    split: str  # the corpus and how it was split, in words
 
 
-def tokenizer_path(model_path: Path) -> Path:
-    """MODEL.arpa → MODEL.arpa.tokenizer.json."""
-    return Path(f"{model_path}.tokenizer.json")
+def sidecar(model_path: str | Path, what: str) -> Path:
+    """MODEL.arpa → MODEL.arpa.tokenizer.json or MODEL.arpa.config.json."""
+    return Path(f"{model_path}.{what}.json")
 
 
-def build(text: str, order: int, tokenizer: str = "char", documents: str = "stream"
-          ) -> tuple[LoadedNgram, list[Discounts]]:
-    """Fit a tokenizer and an interpolated modified Kneser–Ney model of `order` on text."""
-    if order < 1:
-        raise RnnlmError(f"--order must be 1 or more (got {order})")
-    if documents not in DOCUMENTS:
-        raise RnnlmError(f"--documents must be one of {', '.join(DOCUMENTS)} (got {documents})")
-    if not text.strip("\n"):
-        raise RnnlmError("the training text is empty; give a corpus with text")
-    tok = fit_tokenizer(tokenizer, text, documents)
-    seq = encode_documents(tok, text, documents)
-    bos, eos = (tok.vocab_size, tok.vocab_size + 1) if documents == "lines" else (None, None)
-    if documents == "stream" and len(seq) < 2:
-        raise RnnlmError("the training text has fewer than 2 tokens; give more text")
-    vocab = tok.vocab_size + (2 if documents == "lines" else 0)
-    model, discounts = interpolate(count_ngrams(seq, order, vocab, bos), bos, eos)
-    return LoadedNgram(model, tok, documents), discounts
+@dataclass
+class NgramLM:
+    """Interpolated modified Kneser–Ney tables, their tokenizer and the data options."""
 
+    model: NgramModel
+    tokenizer: Tokenizer
+    data: DataConfig  # resolved: mode, document format, tokenizer options, fractions
 
-def train(corpus: list[str] | str, order: int, out: str | Path, tokenizer: str = "char",
-          documents: str = "stream", val_fraction: float = 0.1) -> TrainReport:
-    """Build a model on the corpus's train split and write MODEL.arpa + its tokenizer file."""
-    start = time.perf_counter()
-    text = load_corpus(corpus).splits(val_fraction)["train"]
-    lm, discounts = build(text, order, tokenizer, documents)
-    out = Path(out)
-    save_tokenizer(lm.tokenizer, tokenizer_path(out))
-    write_arpa(out, lm.model, token_names(lm.tokenizer, documents))
-    return TrainReport(out, [len(k) for k in lm.model.keys], discounts,
-                       time.perf_counter() - start)
+    @property
+    def boundaries(self) -> Boundaries | None:
+        """The <s> and </s> ids of a documents-mode model (None in stream mode)."""
+        return Boundaries.after(self.tokenizer) if self.data.mode == "documents" else None
 
+    @classmethod
+    def build(cls, body: Body, order: int, data: DataConfig) -> tuple[NgramLM, list[Discounts]]:
+        """Fit the tokenizer and the model of `order` on a train split (text or documents)."""
+        if order < 1:
+            raise RnnlmError(f"--order must be 1 or more (got {order})")
+        if not text_of(body).strip("\n"):
+            raise RnnlmError("the training text is empty; give a corpus with text")
+        tok = fit_tokenizer(data, text_of(body))
+        lm = cls(NgramModel(0, [], [], []), tok, data)
+        seq, _ = lm.encode(body)
+        if lm.boundaries is None and len(seq) < 2:
+            raise RnnlmError("the training text has fewer than 2 tokens; give more text")
+        bos, eos = (lm.boundaries.bod, lm.boundaries.eod) if lm.boundaries else (None, None)
+        vocab = tok.vocab_size + (2 if lm.boundaries else 0)
+        lm.model, discounts = interpolate(count_ngrams(seq, order, vocab, bos), bos, eos)
+        return lm, discounts
 
-def load(path: str | Path) -> LoadedNgram:
-    """Read MODEL.arpa with the tokenizer file written beside it."""
-    path = Path(path)
-    if not path.is_file():
-        raise RnnlmError(f"no such n-gram model: {path}; build one with `rnnlm ngram train`")
-    tok_path = tokenizer_path(path)
-    tok = load_tokenizer_file(tok_path)
-    model = read_arpa(path, token_names(tok, "stream"), str(tok_path))
-    return LoadedNgram(model, tok, "lines" if model.bos is not None else "stream")
+    def encode(self, body: Body) -> tuple[np.ndarray, np.ndarray]:
+        """The id sequence of body and the positions scored in it: a stream's every token but
+        the first; each document's tokens and its </s> (<s> is context)."""
+        b = self.boundaries
+        if b is None:
+            seq = np.asarray(self.tokenizer.encode(text_of(body)), dtype=np.int64)
+            return seq, np.arange(1, len(seq))
+        docs = [body] if isinstance(body, str) else body
+        seqs = encode_documents(self.tokenizer, docs, b)
+        seq = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
+        return seq, np.flatnonzero(seq != b.bod)
 
+    def save(self, path: str | Path) -> None:
+        """Write MODEL.arpa and its tokenizer and config files beside it."""
+        path = Path(path)
+        save_tokenizer(self.tokenizer, sidecar(path, "tokenizer"))
+        write_text_atomic(sidecar(path, "config"), json.dumps(
+            {"order": self.model.order, "data": dataclasses.asdict(self.data)}, indent=1) + "\n")
+        write_arpa(path, self.model, token_names(self.tokenizer, self.boundaries is not None))
 
-def score(lm: LoadedNgram, text: str) -> EvalResult:
-    """Score every token of text once: in lines mode every token and each </s> (<s> is
-    context); in a stream every token but the first. Characters and bytes are those of the
-    text that was scored, so bits per character compare with `rnnlm eval`."""
-    seq = encode_documents(lm.tokenizer, text, lm.documents)
-    if lm.documents == "lines":
-        positions = np.flatnonzero(seq != lm.model.bos)
-        scored = text
-    else:
-        positions = np.arange(1, len(seq))
-        scored = text[len(lm.tokenizer.decode(seq[:1])):]
-    if not len(positions):
-        raise RnnlmError("the text is too short to score: it needs at least 2 tokens"
-                         if lm.documents == "stream" else "the text has no lines to score")
-    log10 = lm.model.log10_probs(seq, positions)
-    unk = lm.tokenizer.unk_id
-    unknown = int((seq[positions] == unk).sum()) if unk is not None else 0
-    result = EvalResult(total_nats=float(-log10.sum() * math.log(10)), tokens=len(positions),
-                        characters=len(scored), bytes=len(scored.encode("utf-8")),
-                        unknown_tokens=unknown)
-    if not lm.tokenizer.lossless:  # unknown words cost one <unk> each
-        result.oov_rate, result.comparable = lm.tokenizer.fallback_rate(text), False
-    return result
+    @classmethod
+    def load(cls, path: str | Path) -> NgramLM:
+        """Read MODEL.arpa with the files written beside it."""
+        path = Path(path)
+        if not path.is_file():
+            raise RnnlmError(f"no such n-gram model: {path}; build one with `rnnlm ngram train`")
+        tok_path = sidecar(path, "tokenizer")
+        if not tok_path.is_file():
+            raise RnnlmError(f"no tokenizer file {tok_path}; an n-gram model needs the one "
+                             f"`rnnlm ngram train` wrote beside it")
+        tok = load_tokenizer(tok_path)
+        model = read_arpa(path, token_names(tok, False), str(tok_path))
+        config = sidecar(path, "config")
+        if config.is_file():
+            data = group_from_dict(DataConfig, read_json(config)["data"], str(config))
+        else:  # written before config files: <s> and </s> meant one document per line
+            lines = model.bos is not None
+            data = DataConfig(tokenizer=tok.kind, mode="documents" if lines else "stream",
+                              documents="lines" if lines else None)
+        return cls(model, tok, data)
 
-
-def evaluate(model: str | Path, text: str | Path | None = None, corpus: str | None = None,
-             split: str | None = None, val_fraction: float = 0.1) -> EvalResult:
-    """Score a text file (whole, or --split), or a corpus split (val by default)."""
-    if bool(text) == bool(corpus):
-        raise RnnlmError("give either --text FILE or --corpus NAME to score")
-    lm = load(model)
-    loaded = load_corpus([str(text)] if text else [corpus])
-    split = split or ("all" if text else "val")
-    parts = loaded.splits(val_fraction)
-    body = "".join(parts.values()) if split == "all" else parts[split]
-    if not body:
-        raise RnnlmError(f"{loaded.name} has no {split} split; choose another --split")
-    result = score(lm, body)
-    result.source = f"{loaded.name}:{split}"
-    return result
-
-
-def sample(model: str | Path, prime: str = "", length: int = 500, temperature: float = 1.0,
-           seed: int | None = None) -> str:
-    """Prime + `length` sampled tokens; in lines mode </s> ends a line and the next starts
-    from <s>. Specials (<unk>) are never sampled."""
-    if length < 1:
-        raise RnnlmError(f"--length must be 1 or more (got {length})")
-    if not temperature > 0:
-        raise RnnlmError(f"--temperature must be greater than 0 (got {temperature})")
-    lm = load(model)
-    tok, m = lm.tokenizer, lm.model
-    lines = lm.documents == "lines"
-    unknown = tok.unknown(prime.replace("\n", " ") if lines else prime)
-    if unknown:
-        raise RnnlmError(f"the prime has {len(unknown)} symbol(s) outside the model's "
-                         f"vocabulary, e.g. {unknown[0]!r}; remove them")
-    current = prime.rsplit("\n", 1)[-1] if lines else prime
-    context = [m.bos] * lines + tok.encode(current).tolist()
-    newline = [i for i in tok.encode("\n").tolist() if i != tok.unk_id] if lines else []
-    banned = [*tok.special_ids(), *newline, *([m.bos] if lines else [])]
-    rng = np.random.default_rng(seed)
-    text, new, line_start = prime, [], lines and not current
-
-    def decoded() -> str:
-        """The new tokens' text; a word's leading space is dropped at the start of a line."""
-        piece = tok.decode(new)
-        return piece.removeprefix(" ") if line_start and tok.kind == "word" else piece
-
-    for _ in range(length):
-        p = m.distribution(np.array(context, dtype=np.int64))
-        p[banned] = 0.0
-        p = p ** (1.0 / temperature)
-        token = int(rng.choice(len(p), p=p / p.sum()))
-        if token == m.eos:
-            text += decoded() + "\n"
-            new, context, line_start = [], [m.bos], True
+    def score(self, body: Body) -> EvalResult:
+        """Score every token once (see encode). Characters and bytes are those of the text
+        scored (each </s> counts as one, like the newline it stands for), so bits per
+        character compare with `rnnlm eval`."""
+        seq, positions = self.encode(body)
+        if not len(positions):
+            raise RnnlmError("the text is too short to score: it needs at least 2 tokens"
+                             if self.boundaries is None else "the text has no documents to score")
+        if self.boundaries is None:
+            text = text_of(body)
+            scored = text[self.tokenizer.context_chars(text, seq):]
+            characters, nbytes = len(scored), len(scored.encode("utf-8"))
         else:
-            new.append(token)
-            context.append(token)
-        context = context[max(len(context) - m.order + 1, 0):] if m.order > 1 else []
-    return text + decoded()
+            characters, nbytes = document_characters([body] if isinstance(body, str) else body)
+        unk = self.tokenizer.unk_id
+        unknown = int((seq[positions] == unk).sum()) if unk is not None else 0
+        log10 = self.model.log10_probs(seq, positions)
+        result = EvalResult(total_nats=float(-log10.sum() * math.log(10)), tokens=len(positions),
+                            characters=characters, bytes=nbytes, unknown_tokens=unknown)
+        if not self.tokenizer.lossless:  # unknown words cost one <unk> each
+            result.oov_rate = self.tokenizer.fallback_rate(text_of(body))
+            result.comparable = False
+        return result
+
+    def sample(self, prime: str = "", length: int = 500, temperature: float = 1.0,
+               seed: int | None = None) -> str:
+        """Prime + `length` sampled tokens; a documents model's </s> ends a document and the
+        next starts from <s> on a new line. Specials (<unk>) are never sampled."""
+        if length < 1:
+            raise RnnlmError(f"--length must be 1 or more (got {length})")
+        if not temperature > 0:
+            raise RnnlmError(f"--temperature must be greater than 0 (got {temperature})")
+        tok, m, b = self.tokenizer, self.model, self.boundaries
+        lines = b is not None and self.data.documents == "lines"
+        unknown = [s for part in (prime.split("\n") if lines else [prime])
+                   for s in tok.unknown(part)]  # each line of a lines prime is a document
+        if unknown:
+            raise RnnlmError(f"the prime has {len(unknown)} symbol(s) outside the model's "
+                             f"vocabulary, e.g. {unknown[0]!r}; remove them")
+        current = prime.rsplit("\n", 1)[-1] if lines else prime
+        context = ([b.bod] if b else []) + tok.encode(current).tolist()
+        newline = [i for i in tok.encode("\n").tolist() if i != tok.unk_id] if lines else []
+        banned = [*tok.special_ids(), *newline, *([b.bod] if b else [])]
+        rng = np.random.default_rng(seed)
+        text, new, doc_start = prime, [], b is not None and not current
+        gap = "\n\n" if self.data.documents == "blank" else "\n"
+
+        def decoded() -> str:
+            """The new tokens' text; a word's leading space is dropped at a document's start."""
+            piece = tok.decode(new)
+            return piece.removeprefix(" ") if doc_start and tok.kind == "word" else piece
+
+        for _ in range(length):
+            p = m.distribution(np.array(context, dtype=np.int64))
+            p[banned] = 0.0
+            p = p ** (1.0 / temperature)
+            token = int(rng.choice(len(p), p=p / p.sum()))
+            if b is not None and token == b.eod:
+                text += decoded() + gap
+                new, context, doc_start = [], [b.bod], True
+            else:
+                new.append(token)
+                context.append(token)
+            context = context[max(len(context) - m.order + 1, 0):] if m.order > 1 else []
+        return text + decoded()
 
 
-def describe(report: TrainReport) -> str:
-    """Summary lines for the train command."""
-    rows = [f"wrote {report.path} and {tokenizer_path(report.path)} "
-            f"({report.seconds:.1f} s)"]
-    for n, (count, d) in enumerate(zip(report.ngrams, report.discounts, strict=True), 1):
-        rows.append(f"{n}-grams {count:>10,}   D1 {d.d1:.3f}  D2 {d.d2:.3f}  D3+ {d.d3:.3f}"
-                    f"  ({d.source})")
-    return "\n".join(rows)
+def train(corpus: list[str] | str, order: int, out: str | Path, data: DataConfig | None = None
+          ) -> TrainReport:
+    """Build a model on the corpus's train split (cut as `rnnlm train` cuts it with the same
+    data options) and write MODEL.arpa with its tokenizer and config files."""
+    start = time.perf_counter()
+    loaded = load_corpus(corpus)
+    sources = [corpus] if isinstance(corpus, str) else list(corpus)
+    data = dataclasses.replace(resolved(data or DataConfig()), corpus=sources,
+                               corpus_sha256=loaded.sha256())  # eval's default: its own val
+    lm, discounts = NgramLM.build(select(loaded, data, "train"), order, data)
+    lm.save(out)
+    return TrainReport(Path(out), [len(k) for k in lm.model.keys], discounts,
+                       time.perf_counter() - start, f"{loaded.name}: {describe(loaded, data)}")
 
+
+def resolved(data: DataConfig) -> DataConfig:
+    """The data options with the mode and document format filled in and checked, as a run's."""
+    return RunConfig(data=data).resolve().data

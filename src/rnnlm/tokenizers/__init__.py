@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rnnlm.config import TOKENIZER_KINDS, DataConfig
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_text_atomic
 from rnnlm.tokenizers.base import Tokenizer
@@ -16,9 +17,10 @@ from rnnlm.tokenizers.subword import DEFAULT_SUBWORDS, BPETokenizer, UnigramToke
 from rnnlm.tokenizers.word import WordTokenizer
 from rnnlm.tokenizers.wordlevel import DEFAULT_WORDS
 
-TOKENIZERS: dict[str, type[Tokenizer]] = {
-    t.kind: t for t in (CharTokenizer, ByteTokenizer, WordTokenizer, BPETokenizer,
-                        UnigramTokenizer, MikolovTokenizer, HybridTokenizer)}
+_CLASSES = {t.kind: t for t in (CharTokenizer, ByteTokenizer, WordTokenizer, BPETokenizer,
+                                UnigramTokenizer, MikolovTokenizer, HybridTokenizer)}
+# The names are config.TOKENIZER_KINDS (the choices of --tokenizer); each has its class here.
+TOKENIZERS: dict[str, type[Tokenizer]] = {kind: _CLASSES[kind] for kind in TOKENIZER_KINDS}
 
 
 def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
@@ -26,7 +28,7 @@ def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
     """Fit the tokenizer `kind` on (training) text. A vocabulary the text cannot fill is not
     an error: the tokenizer keeps what the text has, and a note says what was reached."""
     if split != "words" and kind != "word":
-        raise RnnlmError(f"--split {split} applies to --tokenizer word only (got {kind})")
+        raise RnnlmError(f"--word-split {split} applies to --tokenizer word only (got {kind})")
     if kind in ("char", "byte"):
         return TOKENIZERS[kind].fit(text)
     if kind in ("bpe", "unigram"):
@@ -49,6 +51,11 @@ def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
         print(f"note: {kind} reached {reached:,} {unit} of the {asked:,} asked for with "
               f"--vocab-size; the training text supports no more")
     return tok
+
+
+def fit_tokenizer(data: DataConfig, text: str) -> Tokenizer:
+    """The tokenizer that the data options describe, fitted on (training) text."""
+    return build_tokenizer(data.tokenizer, text, data.vocab_size, data.syllables, data.word_split)
 
 
 def save_tokenizer(tok: Tokenizer, path: Path) -> None:
@@ -74,4 +81,4 @@ def load_tokenizer(path: Path) -> Tokenizer:
 
 __all__ = ["TOKENIZERS", "BPETokenizer", "ByteTokenizer", "CharTokenizer", "HybridTokenizer",
            "MikolovTokenizer", "Tokenizer", "UnigramTokenizer", "WordTokenizer",
-           "build_tokenizer", "load_tokenizer", "save_tokenizer"]
+           "build_tokenizer", "fit_tokenizer", "load_tokenizer", "save_tokenizer"]

@@ -1,8 +1,12 @@
 """Learning-rate schedules as a multiplier of the peak rate: linear warmup, then constant,
 exponential (optionally staircase), cosine or reduce-on-plateau.
 
-A schedule reads progress as a fraction of the budget (steps or wall-clock time), so cosine
-works with --max-time as well as --max-steps.
+The decay runs over a horizon fixed when the run starts: --decay-steps when given, else the
+run's budget (--max-steps or --max-time, whichever ends first), so cosine works with a time
+budget too. A resumed run keeps that horizon whatever budget it is given now, so resuming
+never sends the learning rate back up the curve; past the horizon cosine stays at its floor
+and exponential keeps decaying. `restart` starts a new cycle (warmup, then the decay) over
+the budget still ahead, for a finished run trained on.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import math
 from typing import Any
 
 from rnnlm.config import TrainConfig
+from rnnlm.train.progress import fmt_duration
 
 
 class Schedule:
@@ -19,18 +24,26 @@ class Schedule:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
         self.plateau_scale, self.best, self.bad_evals = 1.0, math.inf, 0
+        self.start_step, self.start_time = 0, 0.0  # where the current cycle began
+        self.steps, self.seconds = cfg.max_steps, cfg.max_time  # the horizon of the decay
 
-    def decay_progress(self, step: int, budget_progress: float) -> float:
-        """Fraction of the decay done: step / --decay-steps when given, else of the budget."""
+    def progress(self, step: int, elapsed: float) -> float:
+        """Fraction of the decay done: over --decay-steps when given, else over the horizon
+        in steps or seconds, whichever is nearer its end."""
+        steps = step - self.start_step
         if self.cfg.decay_steps:
-            return step / self.cfg.decay_steps
-        return budget_progress
+            return steps / self.cfg.decay_steps
+        by_steps = steps / self.steps if self.steps else 0.0
+        by_time = (elapsed - self.start_time) / self.seconds if self.seconds else 0.0
+        return max(by_steps, by_time)
 
-    def factor(self, step: int, budget_progress: float) -> float:
-        """The multiplier of --lr for the optimizer step numbered `step` (0-based)."""
+    def factor(self, step: int, elapsed: float) -> float:
+        """The multiplier of --lr for the optimizer step numbered `step` (0-based) taken after
+        `elapsed` seconds of training."""
         c = self.cfg
-        warm = min(1.0, (step + 1) / c.warmup_steps) if c.warmup_steps else 1.0
-        p = self.decay_progress(step, budget_progress)
+        steps = step - self.start_step
+        warm = min(1.0, (steps + 1) / c.warmup_steps) if c.warmup_steps else 1.0
+        p = self.progress(step, elapsed)
         if c.lr_schedule == "exponential":
             p = math.floor(p) if c.staircase else p
             decay = c.decay_rate ** p
@@ -42,6 +55,25 @@ class Schedule:
         else:
             decay = 1.0
         return warm * decay
+
+    def restart(self, step: int, elapsed: float, cfg: TrainConfig) -> None:
+        """A new cycle from here over what is left of cfg's budget."""
+        self.start_step, self.start_time = step, elapsed
+        self.steps = cfg.max_steps - step if cfg.max_steps else None
+        self.seconds = cfg.max_time - elapsed if cfg.max_time else None
+
+    def describe(self) -> str:
+        """The decay and its horizon, in a few words."""
+        c = self.cfg
+        if c.lr_schedule in ("constant", "plateau"):
+            return f"{c.lr_schedule} lr after {c.warmup_steps} warmup steps"
+        if c.decay_steps:
+            spans = [f"{c.decay_steps:,} steps (--decay-steps)"]
+        else:
+            spans = ([f"{self.steps:,} steps"] if self.steps else []) \
+                + ([fmt_duration(self.seconds)] if self.seconds else [])
+        origin = f"from step {self.start_step:,}" if self.start_step else "from the start"
+        return f"{c.lr_schedule} decay {origin} over {' or '.join(spans)}"
 
     def observe(self, val_loss: float) -> None:
         """Plateau: multiply by --decay-rate after --patience evaluations without improvement."""
@@ -55,10 +87,17 @@ class Schedule:
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints."""
-        return {"plateau_scale": self.plateau_scale, "best": self.best, "bad_evals": self.bad_evals}
+        return {"plateau_scale": self.plateau_scale, "best": self.best,
+                "bad_evals": self.bad_evals, "start_step": self.start_step,
+                "start_time": self.start_time, "steps": self.steps, "seconds": self.seconds}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from a checkpoint."""
-        self.plateau_scale = state["plateau_scale"]
-        self.best = state["best"]
+    def load_state_dict(self, state: dict[str, Any], first: TrainConfig | None = None) -> None:
+        """Restore from a checkpoint; one written before horizons were saved takes its
+        horizon from `first`, the budget the checkpoint was trained with."""
+        self.plateau_scale, self.best = state["plateau_scale"], state["best"]
         self.bad_evals = state["bad_evals"]
+        self.start_step, self.start_time = state.get("start_step", 0), state.get("start_time", 0.0)
+        if "steps" in state:
+            self.steps, self.seconds = state["steps"], state["seconds"]
+        elif first is not None:
+            self.steps, self.seconds = first.max_steps, first.max_time

@@ -1,9 +1,9 @@
-"""`rnnlm train`: truncated-BPTT training of a recurrent LM on a text stream, with periodic
-full-pass validation, samples, TensorBoard logs and exactly resumable checkpoints."""
+"""`rnnlm train`: truncated-BPTT training of a language model with periodic full-pass
+validation, samples, TensorBoard logs and exactly resumable checkpoints (the run's starting
+point is train/setup.py; this module is the loop and its checkpoints)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -11,31 +11,22 @@ from pathlib import Path
 import torch
 
 from rnnlm.checkpoint import (
-    MODEL,
     TRAINER,
     is_complete,
-    load_model_dir,
     load_tensors,
-    load_weights,
     read_state,
     recover,
-    resolve,
     save_checkpoint,
 )
 from rnnlm.config import RunConfig, load_json
-from rnnlm.data.batching import StreamBatches
 from rnnlm.data.buckets import DocumentBatches
-from rnnlm.data.corpora import load_corpus
-from rnnlm.data.documents import Boundaries, cut_documents, encode_documents, split_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.inference.scoring import LN2
 from rnnlm.language_model import LanguageModel
-from rnnlm.models import build_model
-from rnnlm.models.rnn import grow_vocab
 from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, state_tensors
-from rnnlm.runtime import autocast, pick_device, pick_precision, reuse_freed_memory
-from rnnlm.tokenizers import Tokenizer, build_tokenizer, load_tokenizer, save_tokenizer
+from rnnlm.runtime import autocast
+from rnnlm.tokenizers import save_tokenizer
 from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import (
     ClippedUpdate,
@@ -46,9 +37,8 @@ from rnnlm.train.optim import (
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
 from rnnlm.train.schedules import Schedule
+from rnnlm.train.setup import prepare
 
-DEFAULT_MAX_TIME = 600.0  # seconds, when neither --max-steps nor --max-time is given
-ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
 LOG_EVERY_S = 1.0  # how often the bar (and the loss read-back from the device) refreshes
 
 
@@ -62,117 +52,42 @@ def new_run_dir(name: str) -> Path:
     return path
 
 
-def fine_tune_start(config: RunConfig, train_text: str
-                    ) -> tuple[Tokenizer, dict[str, torch.Tensor]]:
-    """Tokenizer and weights to start from --init-from: its architecture and tokenizer. A char
-    vocabulary gains the new text's unseen characters (added after its old ids, before any
-    document boundaries; a stream model fine-tuned on documents gains those); the other
-    tokenizers stay as they are, and the share of the new text they lack whole is reported
-    (word: the OOV rate; mikolov/hybrid: words spelled out; bpe/unigram: byte-fallback tokens)."""
-    src = resolve(config.init_from)
-    old_model, tokenizer, old_config = load_model_dir(src)
-    was_docs, docs = old_config.data.mode == "documents", config.data.mode == "documents"
-    if was_docs and not docs:
-        raise RnnlmError(f"{src} is a documents-mode model; fine-tune it with --documents "
-                         f"(its vocabulary holds document boundaries)")
-    weights = old_model.state_dict()
-    known = tokenizer.vocab_size
-    added = tokenizer.unknown(train_text)
-    grown = tokenizer.extend(train_text)
-    model_cfg = old_config.model
-    if grown:  # new ids go right after the tokenizer's old ones (before BOD/EOD, if any)
-        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + grown, at=known)
-        model_cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + grown)
-    if docs and not was_docs:
-        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + 2)
-    shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
-    note = (f", adding {grown} new character(s): {shown}" if grown else
-            f"; {tokenizer.fallback_rate(train_text):.2%} of the new text is outside it"
-            if tokenizer.kind != "char" else "")
-    print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
-          f"{tokenizer.kind} vocabulary{note}")
-    config.model = dataclasses.replace(old_config.model, dropout=config.model.dropout,
-                                       vocab_size=tokenizer.vocab_size)
-    old = old_config.data
-    config.data = dataclasses.replace(config.data, tokenizer=old.tokenizer,
-                                      vocab_size=old.vocab_size, syllables=old.syllables,
-                                      split=old.split)
-    return tokenizer, weights
+def run_config(run_dir: Path) -> RunConfig:
+    """The config.json of a run directory, or a one-line error naming what to give."""
+    if not (Path(run_dir) / "config.json").is_file():
+        raise RnnlmError(f"{run_dir} is not a run directory (no config.json); give the "
+                         f"folder that `rnnlm train` created")
+    return load_json(Path(run_dir) / "config.json")
 
 
 class Trainer:
     """Owns the model, optimizer, data position and run directory of one training run."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, resuming: bool) -> None:
-        self.config, self.run_dir = config, run_dir
-        t = config.train
-        if t.max_steps is None and t.max_time is None:
-            t.max_time = DEFAULT_MAX_TIME
-        if t.weight_decay is None:
-            t.weight_decay = ADAMW_DECAY if t.optimizer == "adamw" else 0.0
-        self.device = pick_device(t.device)
-        if self.device.type == "cpu":
-            reuse_freed_memory()  # 1.2–1.9× faster steps: no fresh pages for each tensor
-        t.precision = self.precision = pick_precision(t.precision, self.device)
-        torch.manual_seed(t.seed)
-
-        corpus = load_corpus(config.data.corpus)
-        digest = corpus.sha256()
-        if resuming and config.data.corpus_sha256 not in ("", digest):
-            raise RnnlmError(f"the corpus {corpus.name!r} changed since this run started; "
-                             f"resuming would train on other text. Start a new run")
-        config.data.corpus_sha256 = digest
-        d = config.data
-        if d.mode == "documents":
-            docs = split_documents(corpus.texts, d.documents, corpus.name, d.val_fraction,
-                                   d.test_fraction)
-            train_text, self.val_docs = "\n".join(docs["train"]), docs["val"]
-        else:
-            splits = corpus.splits(d.val_fraction, d.test_fraction)
-            train_text, self.val_text = splits["train"], splits["val"]
-            if not train_text or len(self.val_text) < 2:
-                raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training "
-                                 f"and validation text; give more text")
-        weights = None
-        if resuming:
-            self.tokenizer = load_tokenizer(run_dir / "tokenizer.json")
-        elif config.init_from:
-            self.tokenizer, weights = fine_tune_start(config, train_text)
-        else:
-            self.tokenizer = build_tokenizer(d.tokenizer, train_text, d.vocab_size,
-                                             d.syllables, d.split)  # from training text only
-        extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
-        config.model.vocab_size = self.tokenizer.vocab_size + extra
-        config.validate()
-
-        self.model = build_model(config.model, self.device)
-        if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
-            load_weights(self.model, run_dir / "last" / MODEL)
-        elif weights is not None:
-            self.model.load_state_dict(weights)
-        self.model.to(self.device)
+    def __init__(self, config: RunConfig, run_dir: Path, resuming: bool,
+                 restart_schedule: bool = False) -> None:
+        start = prepare(config, run_dir, resuming)
+        self.config, self.run_dir, self.device = start.config, run_dir, start.device
+        self.tokenizer, self.model, self.batches = start.tokenizer, start.model, start.batches
+        self.val, self.split = start.val, start.split
+        t, d = self.config.train, self.config.data
+        self.precision = t.precision
         self.optimizer = build_optimizer(self.model, t, self.device)
         self.update = ClippedUpdate(self.optimizer, t.clip)
         self.schedule = Schedule(t)
-        self.batches: StreamBatches | DocumentBatches
-        if d.mode == "documents":
-            seqs = encode_documents(self.tokenizer, docs["train"], Boundaries.after(self.tokenizer))
-            self.batches = DocumentBatches(cut_documents(seqs, d.max_length, d.chunk),
-                                           d.batch_size, t.seed, d.bucket, self.device)
-        else:
-            train_ids = torch.as_tensor(self.tokenizer.encode(train_text), device=self.device)
-            self.batches = StreamBatches(train_ids, d.batch_size, d.seq_len, t.seed)
         self.hidden: State | None = None
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
         self.last_val: dict[str, float] = {}
         if resuming:
             self.restore(run_dir / "last")
+        if restart_schedule:
+            self.schedule.restart(self.step, self.elapsed, t)
         self.graphed = GraphedStep(self.model, self.optimizer, self.update.clip,
                                    self.precision, d.batch_size, d.seq_len, self.device,
                                    self.hidden) \
             if t.cuda_graph and can_graph(self.model, self.device, d.mode == "stream") else None
-        self.lm = LanguageModel(self.model, self.tokenizer, config, self.device, self.precision)
+        self.lm = LanguageModel(self.model, self.tokenizer, self.config, self.device,
+                                self.precision)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -182,7 +97,7 @@ class Trainer:
         tensors = load_tensors(ckpt / TRAINER)
         load_optimizer_state(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
                                               if k.startswith("optim.")}, state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
+        self.schedule.load_state_dict(state["schedule"], load_json(ckpt / "config.json").train)
         torch.set_rng_state(tensors["rng.cpu"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
@@ -214,12 +129,9 @@ class Trainer:
 
     # -- training ----------------------------------------------------------------------------
 
-    def budget_progress(self) -> float:
-        """Fraction of the budget (steps or time, whichever is nearer its end) used."""
-        t = self.config.train
-        by_steps = self.step / t.max_steps if t.max_steps else 0.0
-        by_time = self.elapsed / t.max_time if t.max_time else 0.0
-        return max(by_steps, by_time)
+    def lr(self) -> float:
+        """The learning rate of the next step."""
+        return self.config.train.lr * self.schedule.factor(self.step, self.elapsed)
 
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next window or document batch; returns (loss in nats per
@@ -264,8 +176,7 @@ class Trainer:
     def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
         """Full pass over the validation split; saves best/ on improvement and last/ always."""
         # exactly what `rnnlm eval --split val` computes
-        result = self.lm.score_documents(self.val_docs) if self.lm.boundaries \
-            else self.lm.score(self.val_text)
+        result = self.lm.score(self.val)
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
@@ -308,7 +219,7 @@ class Trainer:
         evaluated_at = self.step
         try:
             while not self.finished():
-                lr = t.lr * self.schedule.factor(self.step, self.budget_progress())
+                lr = self.lr()
                 loss, grad_norm = self.train_step(lr)
                 loss_sum += loss
                 self.elapsed = start_elapsed + time.perf_counter() - start
@@ -340,37 +251,40 @@ class Trainer:
 
 
 def train(config: RunConfig | None = None, out: str | Path | None = None,
-          resume: str | Path | None = None) -> Path:
+          resume: str | Path | None = None, restart_schedule: bool = False) -> Path:
     """Train a model as configured, or continue the run `resume` (its config.json unless a
-    config is given); return the run directory."""
+    config is given; restart_schedule: a new learning-rate cycle over the budget added);
+    return the run directory."""
     if resume:
         run_dir = Path(resume)
-        if not (run_dir / "config.json").is_file():
-            raise RnnlmError(f"{run_dir} is not a run directory (no config.json); give the "
-                             f"folder that `rnnlm train` created")
+        config = config or run_config(run_dir)
         recover(run_dir / "last")
-        config = config or load_json(run_dir / "config.json")
         if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
             print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
             resume = None
     else:
         if config is None:
             raise RnnlmError("train needs a config (or resume=RUN)")
-        config.validate()
+        if restart_schedule:
+            raise RnnlmError("--restart-schedule applies to a resumed run; give --resume RUN")
+        config.resolve()  # bad options fail before the corpus is read
         corpus_name = Path(config.data.corpus[0]).stem if config.data.corpus else "run"
         run_dir = Path(out) if out else new_run_dir(corpus_name)
         if (run_dir / "config.json").exists():
             raise RnnlmError(f"{run_dir} already holds a run; continue it with --resume "
                              f"{run_dir}, or choose another --out")
-    trainer = Trainer(config, run_dir, resuming=bool(resume))
+    trainer = Trainer(config, run_dir, resuming=bool(resume), restart_schedule=restart_schedule)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
+    trainer.config.save(run_dir / "config.json")
     save_tokenizer(trainer.tokenizer, run_dir / "tokenizer.json")
-    m = config.model
+    m = trainer.config.model
     print(f"run {run_dir}: {m.layers}×{m.hidden} {m.cell} "
           f"({trainer.model.num_parameters() / 1e6:.2f}M parameters), vocab "
           f"{m.vocab_size}, {trainer.device} {trainer.precision}, "
           + (f"resuming at step {trainer.step}" if resume else "starting"))
+    print(f"data: {trainer.split}\nlr schedule: {trainer.schedule.describe()}"
+          + ("; resuming keeps it (--restart-schedule starts a new cycle over the budget "
+             "added)" if resume and not restart_schedule else ""))
     trainer.run()
     print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
           f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "

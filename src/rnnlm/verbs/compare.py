@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
-import tempfile
+import json as jsonlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+from rnnlm.config import DEVICES, SPLITS, Arg, DataConfig
 from rnnlm.data.corpora import load_corpus
+from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.scoring import EvalResult
+from rnnlm.inference.splits import as_body, select
 from rnnlm.language_model import LanguageModel
-from rnnlm.verbs.evaluate import evaluate
+from rnnlm.ngram.lm import NgramLM
 
 
 @dataclass
 class Row:
     """One model's line of the comparison."""
-
     model: str
     level: str
     parameters: int
@@ -31,58 +34,62 @@ class Row:
                 "eval_seconds": self.seconds, **self.result.to_dict()}
 
 
-def _ngram_row(path: str, text: Path) -> Row:
-    from rnnlm.ngram import lm as commands
+def compare(models: Annotated[list[str], Arg("run dirs or .arpa files",
+                                             metavar="RUN_OR_ARPA")], *,
+            text: Annotated[str | Path | None, Arg("the text file every model scores whole")
+                            ] = None,
+            corpus: Annotated[str | None, Arg(
+                "or: a registered corpus or path, scored on --split")] = None,
+            split: Annotated[str, Arg("part of --corpus to score", choices=SPLITS)] = "val",
+            val_fraction: Annotated[float, Arg(
+                "--corpus without official splits: the held-out fraction")] = 0.1,
+            device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto") -> list[Row]:
+    """Score one text with several models, on one scale.
 
-    start = time.perf_counter()
-    lm = commands.load(path)
-    result = commands.score(lm, text.read_text(encoding="utf-8"))
-    seconds = time.perf_counter() - start
-    level = f"{lm.tokenizer.kind} {lm.model.order}-gram KN ({lm.documents})"
-    return Row(path, level, sum(len(k) for k in lm.model.keys), result, seconds)
-
-
-def _rnn_row(run: str, text: Path, device: str) -> Row:
-    start = time.perf_counter()
-    result = evaluate(run, text=text, device=device)
-    seconds = time.perf_counter() - start
-    lm = LanguageModel.load(run, device="cpu")
-    c, m = lm.config, lm.config.model
-    level = f"{c.data.tokenizer} {m.layers}×{m.hidden} {m.cell} ({c.data.mode})"
-    return Row(run, level, lm.model.num_parameters(), result, seconds)
-
-
-def compare(models: list[str], text: str | Path | None = None, corpus: str | None = None,
-            split: str = "val", val_fraction: float = 0.1, device: str = "auto") -> list[Row]:
-    """Score one text (whole) with each model: a run directory or an .arpa file. The text is a
-    file, or one split of a corpus (official files, else cut by val_fraction), so every model
-    scores exactly the same characters."""
+    The text is a file, or one split of a corpus cut by position (official files, else by
+    val_fraction), so every model scores exactly the same characters, each in its own mode
+    (a documents model reads the text's documents).
+    """
     if not models:
         raise RnnlmError("give at least one model: a run directory or an .arpa file")
     if (text is None) == (corpus is None):
         raise RnnlmError("give the text to score: --text FILE or --corpus NAME [--split S]")
     if corpus is not None:
-        body = load_corpus(corpus).splits(val_fraction)[split]
-        if not body:
-            raise RnnlmError(f"{corpus} has no {split} split at --val-fraction {val_fraction}; "
-                             f"choose another --split")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{Path(corpus).stem}.{split}.txt"
-            path.write_text(body, encoding="utf-8")
-            return _rows(models, path, device)
-    text = Path(text)
-    if not text.is_file():
-        raise RnnlmError(f"no such file: {text}; give the text to score with --text")
-    return _rows(models, text, device)
+        loaded = load_corpus(corpus)
+        body = select(loaded, DataConfig(val_fraction=val_fraction, mode="stream"), split,
+                      hint=f"choose another --split (--val-fraction is {val_fraction})")
+        source = f"{loaded.name}:{split}"
+    else:
+        if not Path(text).is_file():
+            raise RnnlmError(f"no such file: {text}; give the text to score with --text")
+        body, source = read_text(Path(text)), Path(text).name
+    return [row(model, body, source, device) for model in models]
 
 
-def _rows(models: list[str], text: Path, device: str) -> list[Row]:
-    return [_ngram_row(m, text) if m.endswith(".arpa") else _rnn_row(m, text, device)
-            for m in models]
+def row(model: str, text: str, source: str, device: str) -> Row:
+    """Load one model (once), score the text in its own mode, and describe it."""
+    start = time.perf_counter()
+    if model.endswith(".arpa"):
+        ngram = NgramLM.load(model)
+        result = ngram.score(as_body(text, ngram.data, source))
+        level = f"{ngram.tokenizer.kind} {ngram.model.order}-gram KN ({ngram.data.mode})"
+        size = sum(len(k) for k in ngram.model.keys)
+    else:
+        lm = LanguageModel.load(model, device=device)
+        result = lm.score(as_body(text, lm.config.data, source))
+        m = lm.config.model
+        level = f"{lm.config.data.tokenizer} {m.layers}×{m.hidden} {m.cell} ({lm.config.data.mode})"
+        size = lm.model.num_parameters()
+    result.source = source
+    return Row(model, level, size, result, time.perf_counter() - start)
 
 
-def format_table(rows: list[Row]) -> str:
-    """The comparison as an aligned text table."""
+def show(rows: list[Row], *, json: Annotated[bool, Arg("print a JSON list of rows")] = False
+         ) -> None:
+    """The comparison as an aligned text table, or JSON."""
+    if json:
+        print(jsonlib.dumps([r.to_dict() for r in rows]))
+        return
     head = ("model", "level", "parameters", "bits/char", "ppl/token", "OOV", "eval s")
     lines = [head]
     for r in rows:
@@ -92,9 +99,8 @@ def format_table(rows: list[Row]) -> str:
         lines.append((r.model, r.level, f"{r.parameters:,}", bpc, f"{res.perplexity:.2f}", oov,
                       f"{r.seconds:.1f}"))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    out = ["  ".join(v.ljust(w) if i < 2 else v.rjust(w)
-                     for i, (v, w) in enumerate(zip(line, widths, strict=True)))
-           for line in lines]
+    for line in lines:
+        print("  ".join(v.ljust(w) if i < 2 else v.rjust(w)
+                        for i, (v, w) in enumerate(zip(line, widths, strict=True))))
     if any(not r.result.comparable for r in rows):
-        out.append("* not comparable: unknown words cost one <unk> token each")
-    return "\n".join(out)
+        print("* not comparable: unknown words cost one <unk> token each")

@@ -5,8 +5,9 @@ the network has it, else the Python standard library's own sources."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from rnnlm.config import RunConfig
+from rnnlm.config import Arg, DataConfig, RunConfig, TrainConfig, parse_duration
 from rnnlm.data.corpora import REGISTRY, fetch_file
 from rnnlm.errors import RnnlmError
 from rnnlm.train.trainer import new_run_dir, train
@@ -22,13 +23,12 @@ def pick_corpus() -> tuple[str, str]:
     return "shakespeare", f"tiny-shakespeare found at {path}"
 
 
-def demo(max_time: float = 210.0) -> Path:
-    """Train the default configuration for max_time seconds and print three samples."""
+def demo(*, max_time: Annotated[float, Arg("training time", parse=parse_duration)] = 210.0
+         ) -> Path:
+    """Train on the default corpus and print samples."""
     name, why = pick_corpus()
     print(f"demo corpus: {name} — {why}")
-    config = RunConfig()
-    config.data.corpus = [name]
-    config.train.max_time = max_time
+    config = RunConfig(data=DataConfig(corpus=[name]), train=TrainConfig(max_time=max_time))
     run = train(config, out=new_run_dir(f"demo-{name}"))
     print(f"\nthree samples from {run} (temperature 0.8):")
     prime = "ROMEO:\n" if name == "shakespeare" else "def "

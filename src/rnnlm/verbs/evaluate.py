@@ -2,63 +2,63 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from pathlib import Path
+from typing import Annotated
 
-from rnnlm.data.corpora import load_corpus
-from rnnlm.data.documents import check_format, parse_documents, split_documents
-from rnnlm.errors import RnnlmError
+from rnnlm.config import CHECKPOINTS, DEVICES, DOCUMENT_FORMATS, PRECISIONS, SPLITS, Arg
 from rnnlm.inference.scoring import EvalResult
+from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
 
 
-def evaluate(run: str | Path, corpus: str | None = None, text: str | Path | None = None,
-             split: str | None = None, per_token: str | Path | None = None,
-             checkpoint: str = "best", device: str = "auto", precision: str | None = None,
-             documents: str | None = None) -> EvalResult:
-    """Score a run on its own corpus split, a named corpus, or a text file (full pass).
-    A documents-mode run scores each document from a zero state (format: `documents`, else
-    the run's own)."""
+def evaluate(run: Annotated[str | Path, Arg("run directory or checkpoint directory")], *,
+             corpus: Annotated[str | None, Arg(
+                 "a registered corpus or path (default: the run's own)")] = None,
+             text: Annotated[str | Path | None, Arg(
+                 "a text file to score whole (or split with --split)")] = None,
+             split: Annotated[str | None, Arg(
+                 "part to score (default: val of a corpus, all of --text)", choices=SPLITS)
+             ] = None,
+             documents: Annotated[str | None, Arg(
+                 f"documents-mode runs: how the text splits into documents ({DOCUMENT_FORMATS}; "
+                 f"default: the run's); each scored from a zero state", metavar="FORMAT")] = None,
+             per_token: Annotated[str | Path | None, Arg(
+                 "write every token's log-probability", metavar="OUT.tsv")] = None,
+             checkpoint: Annotated[str, Arg("which checkpoint", choices=CHECKPOINTS)] = "best",
+             device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+             precision: Annotated[str | None, Arg(
+                 "default: the run's training precision", choices=PRECISIONS)] = None,
+             ) -> EvalResult:
+    """Score held-out text (full pass): the run's own validation split by default.
+
+    The split is cut as the run cut it (inference/splits.py), so `--split val` is exactly the
+    text it validated on; a documents-mode run scores each document from a zero state.
+    """
     lm = LanguageModel.load(run, device=device, which=checkpoint, precision=precision)
-    if corpus and text:
-        raise RnnlmError("give either --corpus or --text, not both")
-    data = lm.config.data
-    if documents and lm.boundaries is None:
-        raise RnnlmError(f"{run} was trained in stream mode and has no document boundary "
-                         f"tokens; score it without --documents")
-    fmt = check_format(documents) if documents else data.documents
-    source = [str(text)] if text else ([corpus] if corpus else data.corpus)
-    loaded = load_corpus(source)
-    if source == data.corpus and data.corpus_sha256 not in ("", loaded.sha256()):
-        raise RnnlmError(f"the corpus {loaded.name!r} changed since the run was trained (its "
-                         f"sha256 differs), so its splits are not the ones the run used; "
-                         f"score a file with --text instead")
-    split = split or ("all" if text else "val")
-    body: list[str] | str
-    if lm.boundaries and split == "all":
-        body = [d for t in loaded.texts.values() for d in parse_documents(t, fmt, loaded.name)]
-    elif lm.boundaries:
-        body = split_documents(loaded.texts, fmt, loaded.name, data.val_fraction,
-                               data.test_fraction)[split]
-    else:
-        parts = loaded.splits(data.val_fraction, data.test_fraction)
-        body = "".join(parts.values()) if split == "all" else parts[split]
-    if not body:
-        raise RnnlmError(f"{loaded.name} has no {split} split for this run (the run held "
-                         f"out none); use --split val, or --text FILE")
-    if isinstance(body, list):
-        result = lm.score_documents(body, per_token=per_token)
-        result.source = f"{loaded.name}:{split} ({len(body):,} documents)"
-    else:
-        result = lm.score(body, per_token=per_token)
-        result.source = f"{loaded.name}:{split}"
-    return result
-    if split == "all":
-        body = "".join(loaded.splits(data.val_fraction, data.test_fraction).values())
-    else:
-        body = loaded.splits(data.val_fraction, data.test_fraction)[split]
-        if not body:
-            raise RnnlmError(f"{loaded.name} has no {split} split for this run (the run held "
-                             f"out none); use --split val, or --text FILE")
+    body, source = held_out(reading(lm.config.data, documents, run), text, corpus, split)
     result = lm.score(body, per_token=per_token)
-    result.source = f"{loaded.name}:{split}"
+    result.source = source
     return result
+
+
+def show(result: EvalResult, *, json: Annotated[bool, Arg("print one JSON object")] = False
+         ) -> None:
+    """The scores of `rnnlm eval` and `rnnlm ngram eval`: a table, or one JSON object."""
+    if json:
+        print(jsonlib.dumps(result.to_dict()))
+        return
+    rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
+            ("characters", f"{result.characters:,}"), ("bytes (UTF-8)", f"{result.bytes:,}"),
+            ("bits per character", f"{result.bits_per_char:.4f}"),
+            ("bits per byte", f"{result.bits_per_byte:.4f}"),
+            ("nats per token", f"{result.nats_per_token:.4f}"),
+            ("perplexity (per token)", f"{result.perplexity:.3f}"),
+            ("unknown tokens", f"{result.unknown_tokens:,}")]
+    if result.oov_rate is not None:
+        rows.append(("OOV rate (words)", f"{result.oov_rate:.2%}"))
+    if not result.comparable:
+        rows.append(("comparable", "no: unknown words cost one <unk>, so bits per "
+                                   "character are not comparable across tokenizers"))
+    for name, value in rows:
+        print(f"{name:<24}{value}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Annotated, TextIO
 
+from rnnlm.config import CHECKPOINTS, DEVICES, Arg, unescape
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.language_model import LanguageModel
@@ -13,13 +14,29 @@ from rnnlm.language_model import LanguageModel
 DOCUMENT_CAP = 10_000  # default --length (tokens) of a whole document
 
 
-def sample(run: str | Path, prime: str = "", length: int | None = None,
-           temperature: float = 0.8, top_k: int | None = None, top_p: float | None = None,
-           greedy: bool = False, num: int = 1, seed: int | None = None,
-           stop: str | None = None, documents: int | None = None, checkpoint: str = "best",
-           device: str = "auto", out: TextIO | None = None) -> list[str]:
-    """Write prime + continuation to `out` as it is made (one stream) or stream by stream.
+def sample(run: Annotated[str | Path, Arg("run directory or checkpoint directory")], *,
+           prime: Annotated[str, Arg(r"text to start from (\n for newline)", parse=unescape)] = "",
+           length: Annotated[int | None, Arg(
+               "tokens to generate (characters, bytes, words or subwords, as the model's "
+               f"--tokenizer; default 500, a whole document up to {DOCUMENT_CAP:,})")] = None,
+           temperature: Annotated[float, Arg("divides the logits")] = 0.8,
+           top_k: Annotated[int | None, Arg("sample among the k most likely tokens")] = None,
+           top_p: Annotated[float | None, Arg("sample from the smallest set with this mass")
+                            ] = None,
+           greedy: Annotated[bool, Arg("always the most likely token")] = False,
+           num: Annotated[int, Arg("independent samples")] = 1,
+           seed: Annotated[int | None, Arg("random seed (default: fresh)")] = None,
+           stop: Annotated[str | None, Arg(r"stop a sample once it ends with this text (\n "
+                                           r"allowed)", parse=unescape)] = None,
+           documents: Annotated[int | None, Arg(
+               "documents-mode runs: N whole documents, each to its end token",
+               metavar="N")] = None,
+           checkpoint: Annotated[str, Arg("which checkpoint", choices=CHECKPOINTS)] = "best",
+           device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+           out: TextIO | None = None) -> list[str]:
+    """Generate text from a trained model, written to `out` as it is made.
 
+    One stream is written as it comes (prime first); several are written one after another.
     documents=N: N whole documents of a documents-mode model, each from its begin to its
     end token (or `length` tokens), primed with the start of a document if prime is given.
     """
@@ -32,11 +49,11 @@ def sample(run: str | Path, prime: str = "", length: int | None = None,
         num = documents
     if length is None:
         length = DOCUMENT_CAP if lm.boundaries else 500
-    sampling = Sampling(temperature, top_k, top_p, greedy)
     parts: list[list[str]] = [[] for _ in range(num)]
     if num == 1:
         out.write(prime)
-    for pieces in lm.generate(prime, length, num, sampling, seed, stop):
+    for pieces in lm.generate(prime, length, num, Sampling(temperature, top_k, top_p, greedy),
+                              seed, stop):
         for part, piece in zip(parts, pieces, strict=True):
             part.append(piece)
         if num == 1:

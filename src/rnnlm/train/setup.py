@@ -1,0 +1,137 @@
+"""What a training run starts from, built from its config in one pass: corpus → splits →
+tokenizer → model (fresh, fine-tuned from a checkpoint, or resumed) → batches.
+
+`prepare` returns the config as the run will use it (resolved, with the tokenizer's vocabulary
+size, the corpus's sha256 and the precision chosen for the device) rather than changing the
+one it was given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnlm.checkpoint import MODEL, load_model_dir, load_weights, resolve
+from rnnlm.config import RunConfig
+from rnnlm.data.batching import StreamBatches
+from rnnlm.data.buckets import DocumentBatches
+from rnnlm.data.corpora import Corpus, load_corpus
+from rnnlm.data.documents import Boundaries, cut_documents, encode_documents
+from rnnlm.errors import RnnlmError
+from rnnlm.inference.splits import Body, check_unchanged, describe, select, text_of
+from rnnlm.models import LanguageModelNet, build_model
+from rnnlm.models.rnn import grow_vocab
+from rnnlm.runtime import pick_device, pick_precision, reuse_freed_memory
+from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer
+
+Weights = dict[str, torch.Tensor]
+
+
+@dataclass
+class Start:
+    """A run ready to train: its config as used, model, tokenizer, batches and val split."""
+
+    config: RunConfig
+    device: torch.device
+    tokenizer: Tokenizer
+    model: LanguageModelNet  # on the device, with its starting weights
+    batches: StreamBatches | DocumentBatches
+    val: Body  # the validation split: text (stream mode) or documents
+    split: str  # how the corpus was split, in words
+
+
+def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
+    """Everything a run needs before its first step (a resumed run's tokenizer and weights
+    come from run_dir; its optimizer and position are the trainer's to restore)."""
+    config = config.resolve()
+    t, d = config.train, config.data
+    device = pick_device(t.device)
+    if device.type == "cpu":
+        reuse_freed_memory()  # no fresh pages for every large tensor of every step
+    torch.manual_seed(t.seed)
+    corpus = load_corpus(d.corpus)
+    if resuming:
+        check_unchanged(corpus, d)
+    train_body, val = split(corpus, config)
+    weights = None
+    if resuming:
+        tokenizer = load_tokenizer(run_dir / "tokenizer.json")
+    elif config.init_from:
+        config, tokenizer, weights = fine_tune_start(config, text_of(train_body))
+    else:
+        tokenizer = fit_tokenizer(d, text_of(train_body))  # from the training split only
+    extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size + extra),
+        data=dataclasses.replace(config.data, corpus_sha256=corpus.sha256()),
+        train=dataclasses.replace(t, precision=pick_precision(t.precision, device)))
+    model = build_model(config.model, device)
+    if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
+        load_weights(model, run_dir / "last" / MODEL)
+    elif weights is not None:
+        model.load_state_dict(weights)
+    model.to(device)
+    return Start(config, device, tokenizer, model, batches(config, tokenizer, train_body, device),
+                 val, f"{corpus.name}: {describe(corpus, d)}")
+
+
+def split(corpus: Corpus, config: RunConfig) -> tuple[Body, Body]:
+    """The train and validation splits, or a one-line error when the corpus is too small."""
+    hint = "give more text, or change --val-fraction"
+    train_body, val = (select(corpus, config.data, s, hint) for s in ("train", "val"))
+    if isinstance(val, str) and len(val) < 2:
+        raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training and "
+                         f"validation text; {hint}")
+    return train_body, val
+
+
+def batches(config: RunConfig, tokenizer: Tokenizer, body: Body, device: torch.device
+            ) -> StreamBatches | DocumentBatches:
+    """The training batches: stream columns, or document batches (pieces with --chunk)."""
+    d, seed = config.data, config.train.seed
+    if d.mode == "documents":
+        seqs = encode_documents(tokenizer, body, Boundaries.after(tokenizer))
+        return DocumentBatches(cut_documents(seqs, d.max_length, d.chunk), d.batch_size, seed,
+                               d.bucket, device)
+    ids = torch.as_tensor(tokenizer.encode(body), device=device)
+    return StreamBatches(ids, d.batch_size, d.seq_len, seed)
+
+
+def fine_tune_start(config: RunConfig, train_text: str
+                    ) -> tuple[RunConfig, Tokenizer, Weights]:
+    """The config, tokenizer and weights to start from --init-from: its architecture and
+    tokenizer. A char vocabulary gains the new text's unseen characters (added after its old
+    ids, before any document boundaries; a stream model fine-tuned on documents gains those);
+    the other tokenizers stay as they are, and the share of the new text they lack whole is
+    reported (word: the OOV rate; mikolov/hybrid: words spelled out; bpe/unigram: bytes)."""
+    src = resolve(config.init_from)
+    old_model, tokenizer, old_config = load_model_dir(src)
+    was_docs, docs = old_config.data.mode == "documents", config.data.mode == "documents"
+    if was_docs and not docs:
+        raise RnnlmError(f"{src} is a documents-mode model; fine-tune it with --documents "
+                         f"(its vocabulary holds document boundaries)")
+    weights = old_model.state_dict()
+    known = tokenizer.vocab_size
+    added = tokenizer.unknown(train_text)
+    grown = tokenizer.extend(train_text)
+    model_cfg = old_config.model
+    if grown:  # new ids go right after the tokenizer's old ones (before BOD/EOD, if any)
+        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + grown, at=known)
+        model_cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + grown)
+    if docs and not was_docs:
+        weights = grow_vocab(weights, model_cfg, model_cfg.vocab_size + 2)
+    shown = "".join(added[:20]).encode("unicode_escape").decode("ascii")
+    note = (f", adding {grown} new character(s): {shown}" if grown else
+            f"; {tokenizer.fallback_rate(train_text):.2%} of the new text is outside it"
+            if tokenizer.kind != "char" else "")
+    print(f"fine-tuning from {src}: keeping its architecture and {old_config.model.vocab_size}-id "
+          f"{tokenizer.kind} vocabulary{note}")
+    old = old_config.data
+    config = dataclasses.replace(
+        config, model=dataclasses.replace(old_config.model, dropout=config.model.dropout),
+        data=dataclasses.replace(config.data, tokenizer=old.tokenizer, vocab_size=old.vocab_size,
+                                 syllables=old.syllables, word_split=old.word_split))
+    return config, tokenizer, weights

@@ -1,0 +1,29 @@
+"""`rnnlm bench`: speed against the machine's limit, or quality against wall-clock budgets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from rnnlm.bench.budget import FAMILIES, budget_table
+from rnnlm.bench.suite import bench as run
+from rnnlm.config import DEVICES, Arg, parse_duration
+
+
+def bench(*, json: Annotated[str | None, Arg("also write the results as JSON", metavar="FILE")
+                             ] = None,
+          quick: Annotated[bool, Arg("one small shape, seconds in all")] = False,
+          corpus: Annotated[str, Arg("text for training and vocabulary")] = "shakespeare",
+          device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+          budget: Annotated[str | None, Arg(
+              "instead: train every family for each wall-clock budget (e.g. 2m,5m,10m) and "
+              "tabulate val bits/char (markdown, JSON, PNG)", metavar="TIMES")] = None,
+          families: Annotated[str, Arg("--budget: model families to train")
+                              ] = ",".join(FAMILIES),
+          out: Annotated[str, Arg("--budget: runs and results folder")] = "runs/budget") -> object:
+    """Measure speed against the machine's limit, or quality by wall-clock budget."""
+    if budget:
+
+        return budget_table([parse_duration(b) for b in budget.split(",")], corpus,
+                            families.split(","), out, device=device)
+
+    return run(corpus, device=device, quick=quick, json_path=json)

@@ -1,0 +1,68 @@
+"""`rnnlm train`: a run from a corpus, a TOML config and options, or a resumed run."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+from rnnlm.config import (
+    WORD_SPLITS,
+    Arg,
+    DataConfig,
+    Fields,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    load_toml,
+)
+from rnnlm.errors import RnnlmError
+from rnnlm.train.trainer import run_config
+from rnnlm.train.trainer import train as run
+
+Options = dict[str, Any]  # config fields given on the command line: {field: value}
+
+
+def train(corpus: Annotated[list[str] | None,
+                            Arg("a registered corpus name, or text files/folders")] = None, *,
+          out: Annotated[str | None, Arg("run directory (default: runs/<corpus>)")] = None,
+          resume: Annotated[str | None, Arg("continue a run from its last/ checkpoint",
+                                            metavar="RUN")] = None,
+          init_from: Annotated[str | None, Arg(
+              "fine-tune: start from a trained model (its architecture and tokenizer; a char "
+              "vocabulary gains the new characters)", metavar="CHECKPOINT")] = None,
+          config: Annotated[str | None, Arg("[model], [data], [train] tables",
+                                            metavar="FILE.toml")] = None,
+          restart_schedule: Annotated[bool, Arg(
+              "with --resume: a new learning-rate cycle (warmup, decay) over the budget still "
+              "ahead (default: keep the run's schedule, whose horizon is its first budget)")
+          ] = False,
+          split: Annotated[str | None, Arg("the old spelling of --word-split",
+                                           choices=WORD_SPLITS)] = None,
+          model: Annotated[Options | None, Fields(ModelConfig)] = None,
+          data: Annotated[Options | None, Fields(DataConfig)] = None,
+          training: Annotated[Options | None, Fields(TrainConfig)] = None) -> Path:
+    """Train a model on a corpus, or continue a run.
+
+    The config is the defaults, then --config's tables, then the options given; a resumed
+    run is its config.json with only its budget, evaluation and device options changed.
+    Returns the run directory.
+    """
+    options = {"model": model or {}, "data": data or {}, "train": training or {}}
+    if split:
+        options["data"].setdefault("word_split", split)
+    if resume:
+        if corpus or init_from or config:
+            raise RnnlmError("a resumed run keeps its corpus and config; give only --resume "
+                             "RUN and budget options (--max-steps, --max-time)")
+        resumed = run_config(Path(resume)).with_options(options, resuming=True)
+        return run(resumed, resume=resume, restart_schedule=restart_schedule)
+    base = from_dict(load_toml(config), config) if config else RunConfig()
+    base = dataclasses.replace(base, init_from=init_from or base.init_from)
+    if corpus:
+        base = dataclasses.replace(base, data=dataclasses.replace(base.data, corpus=corpus))
+    if not base.data.corpus:
+        raise RnnlmError("no corpus given; name one (`rnnlm corpus list`) or give a text "
+                         "file: rnnlm train FILE")
+    return run(base.with_options(options), out=out, restart_schedule=restart_schedule)
