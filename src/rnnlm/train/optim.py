@@ -103,7 +103,7 @@ def fused_kernel(optimizer: torch.optim.Optimizer) -> Kernel | None:
     if not (isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)) and group.get("fused")
             and not group["amsgrad"]):
         return None
-    # AdamW only subclasses Adam, with this group key, in torch releases after the floor
+    # AdamW subclasses Adam, with this group key, only from torch 2.7 (pytorch#118857)
     decoupled = isinstance(optimizer, torch.optim.AdamW) or group.get("decoupled_weight_decay")
     return fused_kernels().get(bool(decoupled))
 
