@@ -1,15 +1,24 @@
-"""runtime: the C library's allocator keeps freed memory for reuse once rnnlm asks it to."""
+"""runtime: the C library's allocator keeps freed memory for reuse once rnnlm asks it to, and
+bf16 counts as native on a CPU only where torch's private probes work and say so."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import sys
+import warnings
+from collections.abc import Iterator
 
 import pytest
 import torch
 
-from rnnlm.runtime import reuse_freed_memory
+from rnnlm.runtime import (
+    CPU_BF16_PROBES,
+    bf16_is_fast,
+    cpu_bf16_native,
+    pick_precision,
+    reuse_freed_memory,
+)
 
 
 class MallInfo2(ctypes.Structure):
@@ -35,3 +44,54 @@ def test_large_tensors_come_from_the_reused_heap_not_fresh_mappings() -> None:
     heap = libc.mallinfo2().arena
     del big
     assert libc.mallinfo2().arena == heap  # not trimmed: the pages stay for reuse
+
+
+@pytest.fixture
+def fresh_probe() -> Iterator[None]:
+    """cpu_bf16_native probes anew in the test, and again for the tests after it."""
+    cpu_bf16_native.cache_clear()
+    yield
+    cpu_bf16_native.cache_clear()
+
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.usefixtures("fresh_probe")
+@pytest.mark.parametrize(("avx512", "amx"), [(False, False), (True, False), (False, True)])
+def test_bf16_is_fast_on_a_cpu_is_what_the_private_probes_say(
+        monkeypatch: pytest.MonkeyPatch, avx512: bool, amx: bool) -> None:
+    """Either instruction set makes bf16 native (auto precision: bf16); neither, fp32."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bf16_is_fast(CPU) is (avx512 or amx)
+        assert pick_precision("auto", CPU) == ("bf16" if avx512 or amx else "fp32")
+
+
+def raising() -> bool:
+    """A private probe that fails."""
+    raise RuntimeError("cpuinfo failed to initialize")
+
+
+@pytest.mark.usefixtures("fresh_probe")
+@pytest.mark.parametrize("breakage", ["missing", "raises"])
+def test_missing_or_raising_bf16_probes_mean_fp32_with_one_warning(
+        monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
+    """Without the private probes (a torch that dropped them) or with one that raises, a CPU
+    counts as not native in bf16, so auto precision is fp32, as where the probes say no; one
+    RuntimeWarning names the probe, once a process."""
+    for name in CPU_BF16_PROBES:
+        if breakage == "missing":
+            monkeypatch.delattr(torch.cpu, name)
+        else:
+            monkeypatch.setattr(torch.cpu, name, lambda: True)
+    if breakage == "raises":
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", raising)
+    with pytest.warns(RuntimeWarning) as record:
+        assert bf16_is_fast(CPU) is False
+        assert pick_precision("auto", CPU) == "fp32"
+    assert len(record) == 1
+    failed = CPU_BF16_PROBES[0] if breakage == "missing" else "_is_amx_tile_supported"
+    assert f"torch.cpu.{failed}" in str(record[0].message)

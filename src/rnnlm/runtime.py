@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import functools
 import sys
+import warnings
 
 import torch
 
@@ -31,14 +32,31 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+CPU_BF16_PROBES = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu, private
+
+
+@functools.cache  # once per process
+def cpu_bf16_native() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), as torch's private
+    probes say: the one place they are read. Where one is missing or raises, False (so auto
+    precision means fp32) and one RuntimeWarning naming it."""
+    native = False
+    for name in CPU_BF16_PROBES:
+        try:
+            native |= bool(getattr(torch.cpu, name)())
+        except Exception as err:  # AttributeError where this torch lacks it; anything it raises
+            warnings.warn(f"torch.cpu.{name} failed ({type(err).__name__}: {err}); bf16 counts "
+                          f"as not native on this CPU", RuntimeWarning, stacklevel=2)
+            return False
+    return native
+
+
 def bf16_is_fast(device: torch.device) -> bool:
     """Whether bf16 matrix multiplies run natively (not emulated) on device."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        cpu = torch.cpu
-        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
-                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+        return cpu_bf16_native()
     return False
 
 
@@ -68,7 +86,8 @@ def reuse_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse, for the whole process: big blocks from
     the heap instead of fresh mmap pages, and no handing back to the OS on free. PyTorch has
     no caching allocator on a CPU, so otherwise every training step page-faults in (zeroed)
-    pages for each large tensor: 1.2–1.9× slower here. False where libc is not glibc."""
+    pages for each large tensor, which slows training (see docs/results.md). False where libc
+    is not glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:
