@@ -7,16 +7,14 @@ Tokens/s of one training step (forward, backward, SGD step) of the recurrent blo
 input size = hidden), or of the whole LM with --vocab V (embedding, block, softmax head, loss).
 Each size runs fused nn.RNN(tanh), the plain Python loop through autograd ("autograd"), the
 custom BPTT node run eagerly ("custom") and compiled by TorchScript ("compiled"), alternating
-in one process; the best of --repeats timings counts. Writes JSON rows (after each
-row) and prints a table.
+in rounds of about --seconds each (bench.machine.alternate); the best of --repeats rounds counts.
+Writes JSON rows (after each row) and prints a table.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,11 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlm.bench.machine import CPU, LocalStep, alternate, timed
 from rnnlm.config import ModelConfig
 from rnnlm.models.kernels import torchscript
 from rnnlm.models.kernels.hoisted import ElmanRNN
 from rnnlm.models.rnn import RNNLanguageModel
 from rnnlm.models.state import lm_loss
+from rnnlm.runtime import autocast
 
 VARIANTS = ("fused", "autograd", "custom", "compiled")
 
@@ -56,12 +56,10 @@ def step_fn(variant: str, hidden: int, batch: int, steps: int, activation: str, 
         x = torch.randn(batch, steps, hidden)
         target = torch.randn(batch, steps, hidden)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    cast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
-            else contextlib.nullcontext())
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        with cast:
+        with autocast(CPU, precision):
             if vocab:
                 logits, _ = model(ids[:, :-1])
                 loss = lm_loss(logits, ids[:, 1:])
@@ -74,36 +72,22 @@ def step_fn(variant: str, hidden: int, batch: int, steps: int, activation: str, 
     return step
 
 
-def timed(step: Callable[[], None], iters: int) -> float:
-    """Seconds per step over iters steps."""
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - start) / iters
-
-
 def compile_seconds(hidden: int, activation: str) -> float:
     """First forward + backward of a compiled cell minus a steady one: what compiling costs."""
     torchscript.reset_compiled()
     step = step_fn("compiled", hidden, 8, 16, activation, 0, "fp32")
-    first = timed(step, 1)
-    return first - min(timed(step, 1) for _ in range(5))
+    first = timed(step)[1]
+    return first - min(timed(step)[1] for _ in range(5))
 
 
 def measure(size: tuple[int, int, int], precision: str, args: argparse.Namespace) -> dict:
-    """Best tokens/s of every variant at one size and precision, variants alternating."""
+    """Best tokens/s of every variant at one size and precision, variants alternating in
+    --repeats rounds of about --seconds each."""
     hidden, batch, steps = size
-    steps_of = {v: step_fn(v, hidden, batch, steps, args.activation, args.vocab, precision)
-                for v in VARIANTS}
-    iters = {}
-    for v, step in steps_of.items():  # warm up, then pick iterations for ~args.seconds
-        step()
-        iters[v] = max(1, round(args.seconds / timed(step, 1)))
-    best = {v: float("inf") for v in VARIANTS}
-    for _ in range(args.repeats):
-        for v, step in steps_of.items():
-            best[v] = min(best[v], timed(step, iters[v]))
-    tokens = {v: batch * steps / best[v] for v in VARIANTS}
+    variants = [LocalStep(step_fn(v, hidden, batch, steps, args.activation, args.vocab,
+                                  precision), CPU) for v in VARIANTS]
+    rates = alternate(variants, args.seconds * args.repeats * len(VARIANTS), args.repeats)
+    tokens = {v: batch * steps * rate for v, (rate, _) in zip(VARIANTS, rates, strict=True)}
     return {"layers": 2, "hidden": hidden, "batch": batch, "steps": steps,
             "precision": precision, "activation": args.activation, "vocab": args.vocab,
             "tokens_per_s": {v: round(t) for v, t in tokens.items()},

@@ -3,32 +3,32 @@
     RNNLM_DATA=../shared/data PYTHONPATH=src python benchmarks/ngram.py [OUT.json]
 
 PTB words (one sentence per line, orders 3–5, test perplexity) and tiny-shakespeare
-characters (a stream, orders 3–9, bits per character on the last 10%), in memory (no ARPA
-file), timing the build (tokenize, count, estimate) and the scoring separately.
+characters (a stream, orders 3–9, bits per character on the validation text `rnnlm train`
+holds out by default), in memory (no ARPA file), timing the build (tokenize, count, estimate)
+and the scoring separately.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
+from functools import partial
 
-from rnnlm.data.corpora import load_corpus
+from rnnlm.bench.corpus import default_splits
+from rnnlm.bench.machine import timed
 from rnnlm.ngram.lm import build, score
 
 
 def run(corpus: str, tokenizer: str, documents: str, orders: range, split: str) -> list[dict]:
     """One row per order: build seconds, score seconds, and the held-out EvalResult."""
-    parts = load_corpus(corpus).splits(0.1)
+    parts = default_splits(corpus)
     rows = []
     for order in orders:
-        start = time.perf_counter()
-        lm, _ = build(parts["train"], order, tokenizer, documents)
-        built = time.perf_counter()
-        result = score(lm, parts[split])
+        (lm, _), build_s = timed(partial(build, parts["train"], order, tokenizer, documents))
+        result, score_s = timed(partial(score, lm, parts[split]))
         rows.append({"corpus": corpus, "split": split, "order": order, "tokenizer": tokenizer,
-                     "documents": documents, "build_s": round(built - start, 2),
-                     "score_s": round(time.perf_counter() - built, 2), **result.to_dict()})
+                     "documents": documents, "build_s": round(build_s, 2),
+                     "score_s": round(score_s, 2), **result.to_dict()})
         print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 

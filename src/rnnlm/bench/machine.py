@@ -1,5 +1,6 @@
-"""The machine's own limits and the measuring tools of `rnnlm bench`: sustained matmul
-GFLOP/s, a clock that waits for the device, and a peak-memory probe."""
+"""The machine's own limits and the measuring tools of `rnnlm bench` and benchmarks/: sustained
+matmul GFLOP/s, a clock that waits for the device, best-of-N and alternating timed rounds, and a
+peak-memory probe."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -17,11 +19,28 @@ from torch.profiler import ProfilerActivity, profile
 from rnnlm.models.kernels.onednn import ONEDNN, dnn_matmul
 from rnnlm.runtime import bf16_is_fast
 
+T = TypeVar("T")
+CPU = torch.device("cpu")
+
 
 def sync(device: torch.device) -> None:
     """Wait for queued device work, so a clock reading means the work is done."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], T], device: torch.device = CPU) -> tuple[T, float]:
+    """fn's result and the seconds its call took, the device's queued work included."""
+    start = time.perf_counter()
+    result = fn()
+    sync(device)
+    return result, time.perf_counter() - start
+
+
+def best_of(runs: int, measure: Callable[[], float]) -> float:
+    """The highest of `runs` measurements of a speed: this shared machine's speed dips for
+    seconds at a time, so the best run is the closest to what it sustains."""
+    return max(measure() for _ in range(runs))
 
 
 def calls_per_s(fn: Callable[[], object], device: torch.device, seconds: float) -> float:
@@ -36,10 +55,27 @@ def calls_per_s(fn: Callable[[], object], device: torch.device, seconds: float) 
             return calls / spent
 
 
-class LocalStep:
-    """A training step of this process, warmed up and timed like the bare loop's child."""
+def best_rate(fn: Callable[[], object], work: float, device: torch.device, seconds: float,
+              rounds: int = 3) -> float:
+    """work / (seconds per call), best of `rounds` timed rounds of about seconds/rounds each
+    (after one untimed call): the sustained speed, not a lucky or unlucky single call."""
+    fn()
+    sync(device)
+    return work * best_of(rounds, lambda: calls_per_s(fn, device, seconds / rounds))
 
-    def __init__(self, step: Callable[[], None], device: torch.device) -> None:
+
+class Timed(Protocol):
+    """A step that can be warmed up (peak MiB) and timed (steps/s over a round)."""
+
+    def warm(self) -> float: ...
+
+    def rate(self, seconds: float) -> float: ...
+
+
+class LocalStep:
+    """A step of this process, warmed up and timed like the bare loop's child."""
+
+    def __init__(self, step: Callable[[], object], device: torch.device) -> None:
         self.step, self.device = step, device
 
     def warm(self) -> float:
@@ -55,13 +91,16 @@ class LocalStep:
         return calls_per_s(self.step, self.device, seconds)
 
 
-def best_rate(fn: Callable[[], object], work: float, device: torch.device, seconds: float,
-              rounds: int = 3) -> float:
-    """work / (seconds per call), best of `rounds` timed rounds of about seconds/rounds each
-    (after one untimed call): the sustained speed, not a lucky or unlucky single call."""
-    fn()
-    sync(device)
-    return work * max(calls_per_s(fn, device, seconds / rounds) for _ in range(rounds))
+def alternate(steps: list[Timed], seconds: float, rounds: int = 5
+              ) -> list[tuple[float, float]]:
+    """(best steps/s, peak MiB) of each step, timed in alternating rounds (`seconds` in all)
+    so drift in the machine's speed hits all alike, after each step's warm-up."""
+    memory = [step.warm() for step in steps]
+    best = [0.0] * len(steps)
+    for _ in range(rounds):
+        for i, step in enumerate(steps):
+            best[i] = max(best[i], step.rate(seconds / (rounds * len(steps))))
+    return list(zip(best, memory, strict=True))
 
 
 def gemm_shapes(batch: int, seq_len: int, hidden: int, gates: int) -> list[tuple[int, int, int]]:

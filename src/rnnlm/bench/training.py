@@ -8,12 +8,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import torch
 
 from rnnlm.bench.bare import EMBEDDING, BareProcess, Shape
-from rnnlm.bench.machine import LocalStep
+from rnnlm.bench.machine import LocalStep, alternate
 from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlm.models.rnn import GATES
 
@@ -51,26 +51,6 @@ def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
         trainer.train_step(lr)
 
     return step
-
-
-class Timed(Protocol):
-    """A step that can be warmed up (peak MiB) and timed (steps/s over a round)."""
-
-    def warm(self) -> float: ...
-
-    def rate(self, seconds: float) -> float: ...
-
-
-def alternate(steps: list[Timed], seconds: float, rounds: int = 5
-              ) -> list[tuple[float, float]]:
-    """(best steps/s, peak MiB) of each step, timed in alternating rounds so drift in the
-    machine's speed hits all alike, after two untimed warm-up steps each."""
-    memory = [step.warm() for step in steps]
-    best = [0.0] * len(steps)
-    for _ in range(rounds):
-        for i, step in enumerate(steps):
-            best[i] = max(best[i], step.rate(seconds / (rounds * len(steps))))
-    return list(zip(best, memory, strict=True))
 
 
 def measure_training(shape: Shape, corpus: str, precision: str, device: torch.device,

@@ -1,0 +1,44 @@
+"""`rnnlm bench --budget`: each family's config, the markdown table and the plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnlm.bench.budget import family_config, markdown, plot
+from rnnlm.errors import RnnlmError
+
+
+def test_budget_table_formats() -> None:
+    """The markdown has a column per budget and bolds the best of each."""
+    rows = [{"family": f, "minutes": m, "cell": c, "layers": 2, "hidden": 640,
+             "val_bits_per_char": v, "steps": 1, "run": "x"}
+            for f, c, m, v in (("lstm", "lstm", 2, 2.2), ("lstm", "lstm", 5, 2.1),
+                               ("gru", "gru", 2, 2.3), ("gru", "gru", 5, 2.05))]
+    table = markdown(rows, "shakespeare").splitlines()
+    assert table[0].count("min") == 2
+    assert "| lstm | 2×640 lstm | **2.2000** | 2.1000 |" in table
+    assert "| gru | 2×640 gru | 2.3000 | **2.0500** |" in table
+
+
+def test_family_config_spends_the_budget_on_training() -> None:
+    """The config applies the family's settings, and those of the budget from their start on;
+    validation waits for the end; an unknown family is refused by name."""
+    config = family_config("gru", "shakespeare", 120.0, "cpu")
+    assert (config.model.cell, config.train.max_time) == ("gru", 120.0)
+    assert config.train.eval_every > 10**6
+    short, long = (family_config("transformer", "shakespeare", s, "cpu") for s in (300, 600))
+    assert (short.model.dropout, long.model.dropout) == (0.0, 0.1)  # by budget
+    assert short.model.hidden == long.model.hidden == 128
+    with pytest.raises(RnnlmError, match="unknown family 'lsmt'"):
+        family_config("lsmt", "shakespeare", 60.0, "cpu")
+
+
+def test_budget_plot_is_a_png(tmp_path: Path) -> None:
+    """One line per family, written whole."""
+    pytest.importorskip("matplotlib")
+    rows = [{"family": "lstm", "minutes": m, "val_bits_per_char": v} for m, v in
+            ((2, 2.2), (5, 2.1))]
+    plot(rows, tmp_path / "budget.png", "shakespeare")
+    assert (tmp_path / "budget.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
