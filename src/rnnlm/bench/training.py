@@ -44,11 +44,9 @@ def run_config(shape: Shape, corpus: str, precision: str, device: str) -> RunCon
 
 def rnnlm_step(trainer: Trainer) -> Callable[[], None]:
     """One iteration of Trainer.run's loop body: the scheduled lr, then train_step."""
-    t = trainer.config.train
 
     def step() -> None:
-        lr = t.lr * trainer.schedule.factor(trainer.step, trainer.budget_progress())
-        trainer.train_step(lr)
+        trainer.train_step(trainer.lr())
 
     return step
 
@@ -62,7 +60,7 @@ def measure_training(shape: Shape, corpus: str, precision: str, device: torch.de
     with tempfile.TemporaryDirectory() as tmp:
         config = run_config(shape, corpus, precision, device.type)
         trainer = Trainer(config, Path(tmp) / "run", resuming=False)
-        vocab = config.model.vocab_size
+        vocab = trainer.config.model.vocab_size
         (ours, our_mib), (bare, bare_mib) = alternate(
             [LocalStep(rnnlm_step(trainer), device),
              bare_loop.build(shape, vocab, device, precision)], seconds)
