@@ -124,3 +124,31 @@ def test_checkpoints_cross_between_cuda_and_cpu(run: Path, tmp_path: Path,
     config.train.device, config.train.max_steps = "cpu", 60
     train(config, resume=gpu_run)
     assert json.loads((gpu_run / "last" / "state.json").read_text())["step"] == 60
+
+
+OLD_RUNS = Path(__file__).parent / "fixtures" / "runs-e28f565"  # written by main at e28f565
+
+
+@pytest.mark.parametrize("name", ["run-stream", "run-documents"])
+def test_runs_written_before_the_reshaping_load_sample_evaluate_and_resume(
+        name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A stream LSTM and a documents-mode GRU (--chunk, carried states in last/) from the
+    earlier layout: the same val scores and seeded samples as then, and a resume."""
+    from rnnlm.cli import main
+    from rnnlm.verbs.evaluate import evaluate
+
+    old = Path(shutil.copytree(OLD_RUNS, tmp_path / "old"))
+    monkeypatch.chdir(old)  # the runs name their corpus by the relative path corpus.txt
+    expected = json.loads((old / "expected.json").read_text(encoding="utf-8"))[name]
+    result = evaluate(name, device="cpu")
+    assert (result.tokens, result.characters) == (expected["val_tokens"],
+                                                   expected["val_characters"])
+    assert result.total_nats == pytest.approx(expected["val_total_nats"], rel=1e-12)
+    assert main(["sample", name, "--seed", "3", "--length", "40", "--prime", "The ",
+                 "--device", "cpu"]) == 0
+    assert capsys.readouterr().out == expected["sample_seed3_length40_prime_The"]
+    assert main(["train", "--resume", name, "--max-steps", "9"]) == 0
+    assert "keeps it (--restart-schedule" in capsys.readouterr().out
+    assert json.loads((old / name / "last" / "state.json").read_text())["step"] == 9
+    assert json.loads((old / name / "config.json").read_text())["data"]["word_split"] == "words"

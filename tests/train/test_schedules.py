@@ -44,3 +44,30 @@ def test_plateau_reduces_after_patience_and_round_trips() -> None:
     again = schedule(lr_schedule="plateau", decay_rate=0.5, patience=2)
     again.load_state_dict(s.state_dict())
     assert again.factor(0, 0.0) == 0.5 and again.best == 2.0 and not math.isinf(again.best)
+
+
+def test_a_resumed_schedule_keeps_its_horizon() -> None:
+    """Resumed with a budget twice as long, cosine stays at its floor past the first budget
+    instead of climbing back to the middle of the curve."""
+    first = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=30)
+    longer = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=60)
+    longer.load_state_dict(first.state_dict())
+    assert longer.factor(15, 0.0) == pytest.approx(first.factor(15, 0.0))
+    assert longer.factor(45, 0.0) == pytest.approx(0.1)
+    old = {k: v for k, v in first.state_dict().items() if k in ("plateau_scale", "best",
+                                                                "bad_evals")}
+    older = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=60)
+    older.load_state_dict(old, TrainConfig(max_steps=30))  # a checkpoint without horizons
+    assert older.factor(45, 0.0) == pytest.approx(0.1)
+
+
+def test_restart_is_a_new_cycle_over_the_budget_ahead() -> None:
+    s = Schedule(TrainConfig(warmup_steps=5, lr_schedule="cosine", min_lr_ratio=0.0,
+                             max_steps=30))
+    s.restart(30, 100.0, TrainConfig(max_steps=70))
+    assert s.factor(30, 100.0) == pytest.approx(0.2)  # warmup again: 1 of 5 steps
+    assert s.factor(50, 100.0) == pytest.approx(0.5)  # halfway through the 40 steps left
+    again = Schedule(s.cfg)
+    again.load_state_dict(s.state_dict())
+    assert again.factor(50, 100.0) == s.factor(50, 100.0)
+    assert "from step 30 over 40 steps" in s.describe()

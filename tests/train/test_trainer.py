@@ -4,7 +4,9 @@ checkpointing, clips by global norm, fine-tunes with new characters."""
 from __future__ import annotations
 
 import json
+import math
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,3 +162,30 @@ def test_kill_during_checkpoints_never_breaks_resume(shakespeare_100k: Path,
     done = subprocess.run(resume, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads((run / "last" / "state.json").read_text())["step"] == 100
+
+
+def test_resume_with_a_larger_budget_keeps_the_schedule(shakespeare_100k: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """A finished 20-step cosine run resumed to 40 steps trains on at its lr floor (the
+    schedule's horizon is its first budget); --restart-schedule starts a new cycle instead."""
+    from rnnlm.cli import main
+
+    config = tiny_config(shakespeare_100k, max_steps=20, eval_every=5, sample_length=0,
+                         warmup_steps=0, min_lr_ratio=0.1, lr=1e-3)
+    run = train(config, out=tmp_path / "run")
+    restart = Path(shutil.copytree(run, tmp_path / "restart"))
+
+    def lrs(path: Path) -> dict[int, float]:
+        rows = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: r["lr"] for r in rows if "lr" in r and r["step"] > 20}
+
+    assert main(["train", "--resume", str(run), "--max-steps", "40"]) == 0
+    assert "resuming keeps it" in capsys.readouterr().out
+    kept = lrs(run)
+    assert kept and all(lr == pytest.approx(1e-4) for lr in kept.values())
+    assert main(["train", "--resume", str(restart), "--max-steps", "40",
+                 "--restart-schedule"]) == 0
+    again = lrs(restart)  # the lr of step k's update, k - 1 steps into the 20-step cycle
+    assert again[25] == pytest.approx(1e-4 + 9e-4 * 0.5 * (1 + math.cos(math.pi * 4 / 20)))
+    assert again[40] == pytest.approx(1e-4 + 9e-4 * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
