@@ -63,3 +63,30 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, shakespeare_100k: Path) -
     config = tiny_config(shakespeare_100k, max_steps=300, eval_every=150, lr=5e-3)
     config.model.hidden, config.data.batch_size = 128, 16
     return train(config, out=out)
+
+
+@pytest.fixture(scope="session")
+def abstracts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 300 real abstracts, one per line."""
+    lines = (DATA / "arxiv-abstracts" / "abstracts.txt").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("docs") / "abstracts300.txt"
+    path.write_text("\n".join(lines.split("\n")[:300]) + "\n", encoding="utf-8")
+    return path
+
+
+def doc_config(corpus: Path, steps: int, **data: object):
+    """A tiny documents-mode config."""
+    config = tiny_config(corpus, max_steps=steps, eval_every=steps, sample_length=30, lr=5e-3)
+    config.data.documents, config.data.val_fraction, config.data.batch_size = "lines", 0.05, 8
+    for key, value in data.items():
+        setattr(config.data, key, value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def doc_run(abstracts_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A documents-mode run trained for 40 steps."""
+    from rnnlm.train.trainer import train
+
+    return train(doc_config(abstracts_file, 40, chunk=256),
+                 out=tmp_path_factory.mktemp("runs") / "docs")

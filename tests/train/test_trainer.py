@@ -22,7 +22,7 @@ from rnnlm.config import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.train.trainer import Trainer, train
-from tests.conftest import tiny_config
+from tests.conftest import doc_config, tiny_config
 
 
 def test_learns_shakespeare_in_200_steps(shakespeare_100k: Path, tmp_path: Path) -> None:
@@ -189,3 +189,19 @@ def test_resume_with_a_larger_budget_keeps_the_schedule(shakespeare_100k: Path, 
     again = lrs(restart)  # the lr of step k's update, k - 1 steps into the 20-step cycle
     assert again[25] == pytest.approx(1e-4 + 9e-4 * 0.5 * (1 + math.cos(math.pi * 4 / 20)))
     assert again[40] == pytest.approx(1e-4 + 9e-4 * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
+
+
+def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> None:
+    def config(steps: int):
+        c = doc_config(abstracts_file, steps, chunk=64)
+        c.train.decay_steps, c.train.eval_every, c.model.dropout = 30, 15, 0.2
+        return c
+
+    whole = train(config(30), out=tmp_path / "whole")
+    half = train(config(15), out=tmp_path / "half")
+    resumed = load_json(half / "config.json")
+    resumed.train.max_steps = 30
+    train(resumed, resume=half)
+    a = load_file(str(whole / "last" / "model.safetensors"))
+    b = load_file(str(half / "last" / "model.safetensors"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6

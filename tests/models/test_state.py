@@ -1,5 +1,6 @@
-"""Padding never changes the loss: padded + masked equals each document alone, packed equals
-padded + masked (loss, gradients, final states), and the lecture's unmasked loss is wrong."""
+"""The masked loss (state.lm_loss): padding never changes it. Padded + masked equals each
+document alone, packed equals padded + masked (loss, gradients, final states), and the
+lecture's unmasked loss is wrong."""
 
 from __future__ import annotations
 

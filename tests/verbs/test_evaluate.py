@@ -1,47 +1,42 @@
-"""Documents mode end to end on real abstracts: trains, validates the way eval scores,
-resumes exactly with chunks, samples whole documents, and refuses what makes no sense."""
+"""`rnnlm eval`: the split a run validated on, a named corpus or a file, documents from a zero
+state, the same characters counted in both modes, and what it refuses."""
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 
 from rnnlm.config import load_json
 from rnnlm.errors import RnnlmError
-from rnnlm.language_model import LanguageModel
-from rnnlm.train.trainer import train
 from rnnlm.verbs.evaluate import evaluate
 from rnnlm.verbs.sample import sample
-from tests.conftest import DATA, tiny_config
+from tests.conftest import tiny_config
 
 
-@pytest.fixture(scope="module")
-def abstracts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 300 real abstracts, one per line."""
-    lines = (DATA / "arxiv-abstracts" / "abstracts.txt").read_text(encoding="utf-8")
-    path = tmp_path_factory.mktemp("docs") / "abstracts300.txt"
-    path.write_text("\n".join(lines.split("\n")[:300]) + "\n", encoding="utf-8")
-    return path
+def test_eval_val_split_matches_training(tiny_run: Path) -> None:
+    result = evaluate(tiny_run)
+    best = json.loads((tiny_run / "best" / "state.json").read_text())["val"]
+    assert result.bits_per_char == pytest.approx(best["val_bits_per_char"], abs=1e-6)
+    assert result.tokens == result.characters == 9_999 and result.source.endswith(":val")
 
 
-def doc_config(corpus: Path, steps: int, **data: object):
-    """A tiny documents-mode config."""
-    config = tiny_config(corpus, max_steps=steps, eval_every=steps, sample_length=30, lr=5e-3)
-    config.data.documents, config.data.val_fraction, config.data.batch_size = "lines", 0.05, 8
-    for key, value in data.items():
-        setattr(config.data, key, value)
-    return config
+def test_no_test_split(tiny_run: Path) -> None:
+    with pytest.raises(RnnlmError, match="no test split"):
+        evaluate(tiny_run, split="test")
 
 
-@pytest.fixture(scope="module")
-def doc_run(abstracts_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A documents-mode run trained for 40 steps."""
-    return train(doc_config(abstracts_file, 40, chunk=256),
-                 out=tmp_path_factory.mktemp("runs") / "docs")
+def test_changed_corpus_is_noticed(tiny_run: Path, tmp_path: Path) -> None:
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    for config_file in (run / "config.json", run / "best" / "config.json"):
+        config = json.loads(config_file.read_text())
+        config["data"]["corpus_sha256"] = "0" * 64
+        config_file.write_text(json.dumps(config))
+    with pytest.raises(RnnlmError, match="changed since the run was trained"):
+        evaluate(run)
 
 
 def test_validation_is_what_eval_scores(doc_run: Path) -> None:
@@ -68,18 +63,6 @@ def test_eval_text_with_documents(doc_run: Path, tmp_path: Path) -> None:
     assert evaluate(doc_run, text=one).characters == len(one.read_text())
 
 
-def test_sample_whole_documents(doc_run: Path) -> None:
-    out = io.StringIO()
-    texts = sample(doc_run, documents=3, seed=0, length=300, out=out)
-    assert len(texts) == 3 and out.getvalue().count("--- document") == 3
-    lm = LanguageModel.load(doc_run)
-    # "\n" is in the vocabulary and the 40-step model gives it mass, but a line document
-    # never holds one: generation bans it (EOD ends the line)
-    assert "\n" in lm.tokenizer.decode(lm.line_break_ids)
-    for seed in range(1, 5):
-        assert all(t and "\n" not in t for t in lm.sample(length=2000, num=4, seed=seed))
-
-
 def test_documents_options_need_a_documents_run(tiny_run: Path, tmp_path: Path) -> None:
     with pytest.raises(RnnlmError, match="stream mode"):
         sample(tiny_run, documents=2, out=io.StringIO())
@@ -89,22 +72,6 @@ def test_documents_options_need_a_documents_run(tiny_run: Path, tmp_path: Path) 
     config.data.mode, config.data.chunk = "stream", 64
     with pytest.raises(RnnlmError, match="belong to documents mode"):
         config.validate()
-
-
-def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> None:
-    def config(steps: int):
-        c = doc_config(abstracts_file, steps, chunk=64)
-        c.train.decay_steps, c.train.eval_every, c.model.dropout = 30, 15, 0.2
-        return c
-
-    whole = train(config(30), out=tmp_path / "whole")
-    half = train(config(15), out=tmp_path / "half")
-    resumed = load_json(half / "config.json")
-    resumed.train.max_steps = 30
-    train(resumed, resume=half)
-    a = load_file(str(whole / "last" / "model.safetensors"))
-    b = load_file(str(half / "last" / "model.safetensors"))
-    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
 
 
 def test_bits_per_char_count_the_same_characters_in_both_modes(doc_run: Path, tiny_run: Path,
