@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from rnnlm.config import ModelConfig
+from rnnlm.config import ModelConfig, load_json
 from rnnlm.models import build_model
 from rnnlm.train.graphs import can_graph
 from rnnlm.train.optim import load_optimizer_state, optimizer_state
@@ -60,11 +61,17 @@ def test_graph_equals_eager_and_resumes(cell: str, shakespeare_100k: Path,
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
     torch.testing.assert_close(weights[1], weights[0], atol=1e-5, rtol=0)
 
-    config = tiny_config(shakespeare_100k, device="cuda", max_steps=20, eval_every=10)
-    config.model.cell = cell
-    run = train(config, out=tmp_path / "resumed")
-    resumed = json.loads((run / "config.json").read_text())
-    resumed["train"]["max_steps"] = 30
-    (run / "config.json").write_text(json.dumps(resumed))
-    train(resume=run)
+    def config(steps: int):  # --decay-steps: the same schedule for both runs
+        c = tiny_config(shakespeare_100k, device="cuda", max_steps=steps, eval_every=10,
+                        decay_steps=30)
+        c.model.cell = cell
+        return c
+
+    whole = train(config(30), out=tmp_path / "whole")
+    run = train(config(20), out=tmp_path / "resumed")
+    resumed = load_json(run / "config.json")
+    resumed.train.max_steps = 30
+    train(resumed, resume=run)
     assert json.loads((run / "last" / "state.json").read_text())["step"] == 30
+    a, b = (load_file(str(r / "last" / "model.safetensors")) for r in (whole, run))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5

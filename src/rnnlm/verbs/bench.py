@@ -6,14 +6,15 @@ from typing import Annotated
 
 from rnnlm.bench.budget import FAMILIES, budget_table
 from rnnlm.bench.suite import bench as run
-from rnnlm.config import DEVICES, Arg, parse_duration
+from rnnlm.config import Arg, parse_duration
+from rnnlm.verbs import Device
 
 
 def bench(*, json: Annotated[str | None, Arg("also write the results as JSON", metavar="FILE")
                              ] = None,
           quick: Annotated[bool, Arg("one small shape, seconds in all")] = False,
           corpus: Annotated[str, Arg("text for training and vocabulary")] = "shakespeare",
-          device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+          device: Device = "auto",
           budget: Annotated[str | None, Arg(
               "instead: train every family for each wall-clock budget (e.g. 2m,5m,10m) and "
               "tabulate val bits/char (markdown, JSON, PNG)", metavar="TIMES")] = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import DEVICES, SPLITS, Arg, DataConfig
+from rnnlm.config import SPLITS, Arg, DataConfig
 from rnnlm.data.corpora import load_corpus
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
@@ -17,6 +17,7 @@ from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import as_body, select
 from rnnlm.language_model import LanguageModel
 from rnnlm.ngram.lm import NgramLM
+from rnnlm.verbs import Device
 
 
 @dataclass
@@ -43,7 +44,7 @@ def compare(models: Annotated[list[str], Arg("run dirs or .arpa files",
             split: Annotated[str, Arg("part of --corpus to score", choices=SPLITS)] = "val",
             val_fraction: Annotated[float, Arg(
                 "--corpus without official splits: the held-out fraction")] = 0.1,
-            device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto") -> list[Row]:
+            device: Device = "auto") -> list[Row]:
     """Score one text with several models, on one scale.
 
     The text is a file, or one split of a corpus cut by position (official files, else by

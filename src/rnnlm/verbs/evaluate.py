@@ -6,27 +6,18 @@ import json as jsonlib
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import CHECKPOINTS, DEVICES, DOCUMENT_FORMATS, PRECISIONS, SPLITS, Arg
+from rnnlm.config import PRECISIONS, Arg
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
+from rnnlm.verbs import Checkpoint, CorpusName, Device, Documents, Run, Split, TextFile
 
 
-def evaluate(run: Annotated[str | Path, Arg("run directory or checkpoint directory")], *,
-             corpus: Annotated[str | None, Arg(
-                 "a registered corpus or path (default: the run's own)")] = None,
-             text: Annotated[str | Path | None, Arg(
-                 "a text file to score whole (or split with --split)")] = None,
-             split: Annotated[str | None, Arg(
-                 "part to score (default: val of a corpus, all of --text)", choices=SPLITS)
-             ] = None,
-             documents: Annotated[str | None, Arg(
-                 f"documents-mode runs: how the text splits into documents ({DOCUMENT_FORMATS}; "
-                 f"default: the run's); each scored from a zero state", metavar="FORMAT")] = None,
+def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, split: Split = None,
+             documents: Documents = None,
              per_token: Annotated[str | Path | None, Arg(
                  "write every token's log-probability", metavar="OUT.tsv")] = None,
-             checkpoint: Annotated[str, Arg("which checkpoint", choices=CHECKPOINTS)] = "best",
-             device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+             checkpoint: Checkpoint = "best", device: Device = "auto",
              precision: Annotated[str | None, Arg(
                  "default: the run's training precision", choices=PRECISIONS)] = None,
              ) -> EvalResult:

@@ -12,11 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
-from rnnlm.config import DOCUMENT_FORMATS, SPLITS, Arg, DataConfig, Fields, unescape
+from rnnlm.config import Arg, DataConfig, Fields
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.ngram.lm import NgramLM, TrainReport
 from rnnlm.ngram.lm import train as build
+from rnnlm.verbs import CorpusName, Documents, NgramModel, Prime, Seed, Split, TextFile
 
 # The data options an n-gram model is built with (the rest are about batches).
 DATA_OPTIONS = ("tokenizer", "vocab_size", "syllables", "word_split", "mode", "documents",
@@ -43,17 +44,8 @@ def show_report(report: TrainReport) -> None:
               f"  ({d.source})")
 
 
-def evaluate(model: Annotated[str | Path, Arg("the model", metavar="MODEL.arpa")], *,
-             text: Annotated[str | Path | None, Arg(
-                 "a text file to score whole (or split with --split)")] = None,
-             corpus: Annotated[str | None, Arg(
-                 "a registered corpus or path (default: the model's own)")] = None,
-             split: Annotated[str | None, Arg(
-                 "part to score (default: val of a corpus, all of --text)", choices=SPLITS)
-             ] = None,
-             documents: Annotated[str | None, Arg(
-                 f"documents-mode models: how the text splits into documents "
-                 f"({DOCUMENT_FORMATS}; default: the model's)", metavar="FORMAT")] = None,
+def evaluate(model: NgramModel, *, text: TextFile = None, corpus: CorpusName = None,
+             split: Split = None, documents: Documents = None,
              val_fraction: Annotated[float | None, Arg(
                  "the held-out fraction of a corpus without official splits (default: the "
                  "model's own)")] = None) -> EvalResult:
@@ -68,11 +60,10 @@ def evaluate(model: Annotated[str | Path, Arg("the model", metavar="MODEL.arpa")
     return result
 
 
-def sample(model: Annotated[str | Path, Arg("the model", metavar="MODEL.arpa")], *,
-           prime: Annotated[str, Arg(r"text to start from (\n for newline)", parse=unescape)] = "",
+def sample(model: NgramModel, *, prime: Prime = "",
            length: Annotated[int, Arg("tokens to generate")] = 500,
            temperature: Annotated[float, Arg("p ** (1 / temperature)")] = 1.0,
-           seed: Annotated[int | None, Arg("random seed (default: fresh)")] = None) -> str:
+           seed: Seed = None) -> str:
     """Generate text from an n-gram model: the prime, then `length` sampled tokens."""
     return NgramLM.load(model).sample(prime, length, temperature, seed)
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, TextIO
 
-from rnnlm.config import CHECKPOINTS, DEVICES, Arg, unescape
+from rnnlm.config import Arg, unescape
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.language_model import LanguageModel
+from rnnlm.verbs import Checkpoint, Device, Prime, Run, Seed
 
 DOCUMENT_CAP = 10_000  # default --length (tokens) of a whole document
 
 
-def sample(run: Annotated[str | Path, Arg("run directory or checkpoint directory")], *,
-           prime: Annotated[str, Arg(r"text to start from (\n for newline)", parse=unescape)] = "",
+def sample(run: Run, *, prime: Prime = "",
            length: Annotated[int | None, Arg(
                "tokens to generate (characters, bytes, words or subwords, as the model's "
                f"--tokenizer; default 500, a whole document up to {DOCUMENT_CAP:,})")] = None,
@@ -25,14 +24,13 @@ def sample(run: Annotated[str | Path, Arg("run directory or checkpoint directory
                             ] = None,
            greedy: Annotated[bool, Arg("always the most likely token")] = False,
            num: Annotated[int, Arg("independent samples")] = 1,
-           seed: Annotated[int | None, Arg("random seed (default: fresh)")] = None,
+           seed: Seed = None,
            stop: Annotated[str | None, Arg(r"stop a sample once it ends with this text (\n "
                                            r"allowed)", parse=unescape)] = None,
            documents: Annotated[int | None, Arg(
                "documents-mode runs: N whole documents, each to its end token",
                metavar="N")] = None,
-           checkpoint: Annotated[str, Arg("which checkpoint", choices=CHECKPOINTS)] = "best",
-           device: Annotated[str, Arg("where to run", choices=DEVICES)] = "auto",
+           checkpoint: Checkpoint = "best", device: Device = "auto",
            out: TextIO | None = None) -> list[str]:
     """Generate text from a trained model, written to `out` as it is made.
 
