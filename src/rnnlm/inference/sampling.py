@@ -70,7 +70,7 @@ class Draw:
         if self.s.greedy:
             return logits.argmax(dim=-1)
         scores = filter_logits(logits, self.s)  # a new tensor (B, V)
-        u = self.noise.uniform_(generator=self.generator)  # 6x faster than exponential_
+        u = self.noise.uniform_(generator=self.generator)  # cheaper than exponential_
         u.clamp_(min=torch.finfo(u.dtype).tiny)  # (0, 1): log E finite, a kept id stays > -inf
         log_e = u.log_().neg_().log_()  # log E, E = -log u ~ Exp(1)
         return scores.sub_(log_e).argmax(dim=-1)

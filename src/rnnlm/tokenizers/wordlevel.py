@@ -1,6 +1,6 @@
 """What the word-based tokenizers (word, mikolov, hybrid) share: the word split, the
 frequency-ranked vocabulary, and encoding by distinct word (one dictionary lookup per word,
-then a vectorized gather), so a 5 MB corpus encodes in about a second.
+then a vectorized gather), so encoding costs one lookup per distinct word, not per word.
 
 The word split (`--split words`) is the regex WORD_RE: a token is an optional single leading
 space plus either a run of letters/digits, or one other non-space character (punctuation,

@@ -2,8 +2,8 @@
 replayed: one launch per step instead of hundreds.
 
 A small RNN step on a GPU is bound by the CPU launching its kernels (cuDNN's RNN calls alone
-spend about 1 ms of CPU per step on an H200), not by the GPU. Replaying a captured graph
-launches the whole step — forward, loss, backward, clipping, fused AdamW, carrying the
+take more CPU time than the GPU's work at these sizes), not by the GPU. Replaying a captured
+graph launches the whole step — forward, loss, backward, clipping, fused AdamW, carrying the
 state — at once. What changes between steps lives in static tensors that the graph reads:
 the window (x, y), the carried state, and the learning rate (a tensor, which fused AdamW
 reads on the device). Capture follows PyTorch's recipe for whole-network capture: a few
