@@ -114,3 +114,16 @@ def test_fallback_when_compilation_fails(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_unknown_recurrence_is_refused() -> None:
     with pytest.raises(ValueError, match="recurrence must be one of"):
         ElmanRNN(4, 6, 1, "elu", recurrence="cuda")
+
+
+def test_one_list_of_activations() -> None:
+    """The names --activation takes, the functions, and the kernel's in-place versions agree."""
+    from rnnlm import config
+    from rnnlm.models.kernels.elman import activate_
+
+    assert tuple(ACTIVATIONS) == config.ACTIVATIONS
+    x = torch.linspace(-8, 8, 101, dtype=torch.double)
+    for name, fn in ACTIVATIONS.items():
+        y = x.clone()
+        activate_(y, name)
+        torch.testing.assert_close(y, fn(x), rtol=0, atol=1e-12, msg=name)
