@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
-from rnnlm.config import ModelConfig, load_json
+from rnnlm.config import ModelConfig
 from rnnlm.models import build_model
 from rnnlm.train.graphs import can_graph
 from rnnlm.train.optim import load_optimizer_state, optimizer_state
 from tests.conftest import tiny_config
+from tests.train import resume_gap
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -48,7 +48,7 @@ def test_tensor_learning_rate_is_saved_as_a_number() -> None:
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_graph_equals_eager_and_resumes(cell: str, shakespeare_100k: Path,
                                         tmp_path: Path) -> None:
-    from rnnlm.train.trainer import Trainer, train
+    from rnnlm.train.trainer import Trainer
 
     losses, weights = [], []
     for graph in (False, True):
@@ -67,11 +67,4 @@ def test_graph_equals_eager_and_resumes(cell: str, shakespeare_100k: Path,
         c.model.cell = cell
         return c
 
-    whole = train(config(30), out=tmp_path / "whole")
-    run = train(config(20), out=tmp_path / "resumed")
-    resumed = load_json(run / "config.json")
-    resumed.train.max_steps = 30
-    train(resumed, resume=run)
-    assert json.loads((run / "last" / "state.json").read_text())["step"] == 30
-    a, b = (load_file(str(r / "last" / "model.safetensors")) for r in (whole, run))
-    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
+    assert resume_gap(config, 30, 20, tmp_path) <= 1e-5

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from rnnlm.checkpoint import is_complete, recover
-from rnnlm.config import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.train.trainer import Trainer, train
 from tests.conftest import doc_config, tiny_config
+from tests.train import resume_gap
 
 
 def test_learns_shakespeare_in_200_steps(shakespeare_100k: Path, tmp_path: Path) -> None:
@@ -56,10 +55,6 @@ def test_every_cell_learns(cell: str, activation: str, shakespeare_100k: Path,
     assert bpc < 4.3  # a context-free (unigram) model of this text needs 4.78 bits/char
 
 
-def weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(run / "last" / "model.safetensors"))
-
-
 def test_resume_is_exact(shakespeare_100k: Path, tmp_path: Path) -> None:
     def config(steps: int):
         c = tiny_config(shakespeare_100k, max_steps=steps, eval_every=100, lr_schedule="cosine",
@@ -67,13 +62,7 @@ def test_resume_is_exact(shakespeare_100k: Path, tmp_path: Path) -> None:
         c.model.layers, c.model.dropout = 2, 0.2  # dropout: the RNG state must resume too
         return c
 
-    whole = train(config(400), out=tmp_path / "whole")
-    half = train(config(200), out=tmp_path / "half")
-    resumed = load_json(half / "config.json")
-    resumed.train.max_steps = 400
-    train(resumed, resume=half)
-    a, b = weights(whole), weights(half)
-    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    assert resume_gap(config, 400, 200, tmp_path) <= 1e-6
 
 
 def test_vocabulary_comes_from_the_training_split(tmp_path: Path, shakespeare: str) -> None:
@@ -197,11 +186,4 @@ def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> No
         c.train.decay_steps, c.train.eval_every, c.model.dropout = 30, 15, 0.2
         return c
 
-    whole = train(config(30), out=tmp_path / "whole")
-    half = train(config(15), out=tmp_path / "half")
-    resumed = load_json(half / "config.json")
-    resumed.train.max_steps = 30
-    train(resumed, resume=half)
-    a = load_file(str(whole / "last" / "model.safetensors"))
-    b = load_file(str(half / "last" / "model.safetensors"))
-    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-6
+    assert resume_gap(config, 30, 15, tmp_path) <= 1e-6
