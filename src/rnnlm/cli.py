@@ -150,10 +150,15 @@ def parameters(fn: Callable[..., Any], skip: int = 0
     return found
 
 
+def functions(entry: Entry) -> list[tuple[Callable[..., Any], int]]:
+    """A verb's function, and its show function (whose first parameter is the result)."""
+    run, show = entry
+    return [(function(run), 0)] + ([(function(show), 1)] if show else [])
+
+
 def add_verb(parser: argparse.ArgumentParser, entry: Entry) -> None:
     """The arguments of a verb function and of its show function."""
-    run, show = entry
-    for fn, skip in ((function(run), 0), *(((function(show), 1),) if show else ())):
+    for fn, skip in functions(entry):
         for p, kind, markers in parameters(fn, skip):
             for marker in markers:
                 if isinstance(marker, Fields):
@@ -196,11 +201,11 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors on stderr, exit status 2 for bad input."""
     args = build_parser().parse_args(argv)
-    run, show = args.entry
+    (run, _), *show = functions(args.entry)
     try:
-        result = function(run)(**given(function(run), args))
-        if show:
-            function(show)(result, **given(function(show), args, skip=1))
+        result = run(**given(run, args))
+        for fn, skip in show:
+            fn(result, **given(fn, args, skip))
     except RnnlmError as e:
         print(f"rnnlm: error: {e}", file=sys.stderr)
         return 2
