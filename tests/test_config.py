@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from rnnlm.config import RunConfig, from_dict, load_json, load_toml, parse_duration
+from rnnlm.config import DataConfig, RunConfig, from_dict, load_json, load_toml, parse_duration
 from rnnlm.errors import RnnlmError
 
 
@@ -60,3 +61,17 @@ def test_toml_unknown_key(tmp_path: Path) -> None:
     toml.write_text("[model]\nhiden = 64\n")
     with pytest.raises(RnnlmError, match="unknown key 'hiden' in \\[model\\]"):
         from_dict(load_toml(toml), str(toml))
+
+
+def test_documents_train_in_pieces_of_the_window_unless_told(tmp_path: Path) -> None:
+    """--chunk defaults to --seq-len in documents mode (one step's memory is bounded); 0 is
+    whole documents; a run saved before that default (chunk null) keeps whole documents."""
+    docs = RunConfig(data=DataConfig(documents="lines", seq_len=64)).resolve()
+    assert (docs.data.mode, docs.data.chunk) == ("documents", 64)
+    whole = RunConfig(data=DataConfig(documents="lines", chunk=0)).resolve()
+    assert whole.data.chunk == 0 and RunConfig().resolve().data.chunk is None
+    old = docs.to_dict()
+    old["data"]["chunk"], old["data"]["split"] = None, old["data"].pop("word_split")
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = load_json(tmp_path / "config.json")
+    assert loaded.data.chunk == 0 and loaded.data.word_split == "words"

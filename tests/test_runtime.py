@@ -1,5 +1,6 @@
-"""runtime: the C library's allocator keeps freed memory for reuse once rnnlm asks it to, and
-bf16 counts as native on a CPU only where torch's private probes work and say so."""
+"""runtime: the C library's allocator keeps freed memory for reuse once rnnlm asks it to, the
+guard hands it back when resident memory outgrows its bound, and bf16 counts as native on a
+CPU only where torch's private probes work and say so."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from rnnlm import runtime
 from rnnlm.runtime import (
     CPU_BF16_PROBES,
+    MemoryGuard,
     bf16_is_fast,
     cpu_bf16_native,
     pick_precision,
@@ -95,3 +98,26 @@ def test_missing_or_raising_bf16_probes_mean_fp32_with_one_warning(
     assert len(record) == 1
     failed = CPU_BF16_PROBES[0] if breakage == "missing" else "_is_amx_tile_supported"
     assert f"torch.cpu.{failed}" in str(record[0].message)
+
+
+def test_the_guard_trims_only_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resident memory that settles is never trimmed; growth past max(2 × its size at the
+    first check, 1 GiB more) is, and the bound is raised to fit memory that stays live."""
+    gib = 2**30
+    reads = iter([2 * gib, 3 * gib, 4 * gib,  # settling under the bound of 4 GiB
+                  int(4.5 * gib), int(1.5 * gib),  # past it: trimmed back to 1.5 GiB
+                  int(4.2 * gib), 3 * gib])  # past it again, 3 GiB live after the trim
+    trims: list[int] = []
+
+    class Libc:
+        def malloc_trim(self, pad: int) -> int:
+            trims.append(pad)
+            return 1
+
+    monkeypatch.setattr(runtime, "glibc", Libc)
+    monkeypatch.setattr(runtime, "resident_bytes", lambda: next(reads))
+    guard = MemoryGuard()
+    assert [guard.check() for _ in range(3)] == [False, False, False]
+    assert guard.limit == 4 * gib
+    assert guard.check() is True and guard.limit == 4 * gib and trims == [0]
+    assert guard.check() is True and guard.limit == 6 * gib and guard.trims == 2

@@ -162,8 +162,10 @@ class DataConfig:
                        "length together (--no-bucket: random batches, more padding)")
     max_length: int | None = opt(None, "documents mode: truncate longer documents to this many "
                                  "tokens (counted in a warning)", check=POSITIVE)
-    chunk: int | None = opt(None, "documents mode: cut documents into pieces of this many "
-                            "tokens that carry the state from piece to piece", check=POSITIVE)
+    chunk: int | None = opt(None, "documents mode: backpropagate through pieces of this many "
+                            "tokens, the state carried from piece to piece (default: --seq-len, "
+                            "so one step's memory is bounded whatever the documents' lengths; "
+                            "0: whole documents in one piece)", check=NON_NEGATIVE)
     corpus_sha256: str = opt("", "sha256 of the corpus text, set when training", cli=False)
 
 
@@ -237,12 +239,14 @@ class RunConfig:
         decay of the optimizer, the time budget."""
         m, d, t = self.model, self.data, self.train
         mode = d.mode or ("documents" if d.documents else "stream")
-        documents = (d.documents or DEFAULT_DOCUMENTS) if mode == "documents" else d.documents
-        data = dataclasses.replace(d, mode=mode, documents=documents)
+        data = dataclasses.replace(d, mode=mode)
+        if mode == "documents":  # pieces of the training window unless told otherwise
+            window = m.block if m.cell == "transformer" and m.block else d.seq_len
+            data = dataclasses.replace(data, documents=d.documents or DEFAULT_DOCUMENTS,
+                                       chunk=window if d.chunk is None else d.chunk)
         model = m
         if m.cell == "transformer":  # always tied, so its embedding is its width
-            chunked = mode == "documents" and d.chunk
-            window = d.chunk if chunked else d.seq_len
+            window = data.chunk if mode == "documents" and data.chunk else d.seq_len
             model = dataclasses.replace(m, embedding=m.hidden, tie_weights=True,
                                         block=m.block or window)
         decay = t.weight_decay if t.weight_decay is not None else (
@@ -377,5 +381,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def load_json(path: Path) -> RunConfig:
-    """Read a run's config.json."""
-    return from_dict(read_json(path), str(path))
+    """Read a run's config.json. A documents-mode run saved before --chunk had a default
+    (chunk null) backpropagated through whole documents: it keeps doing so (chunk 0)."""
+    config = from_dict(read_json(path), str(path))
+    if config.data.mode == "documents" and config.data.chunk is None:
+        config.data.chunk = 0
+    return config

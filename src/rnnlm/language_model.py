@@ -21,7 +21,13 @@ from rnnlm.inference.scoring import (
     write_per_token,
 )
 from rnnlm.models import LanguageModelNet
-from rnnlm.runtime import bf16_is_fast, pick_device, pick_precision, reuse_freed_memory
+from rnnlm.runtime import (
+    bf16_is_fast,
+    memory_guard,
+    pick_device,
+    pick_precision,
+    reuse_freed_memory,
+)
 from rnnlm.tokenizers import Tokenizer
 
 
@@ -97,22 +103,26 @@ class LanguageModel:
         if b and self.config.data.documents == "lines":
             banned += self.line_break_ids  # a line document holds no newline: EOD ends it
         decoders = [self.tokenizer.decoder() for _ in range(num)]  # a character may span ids
-        for ids in generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision,
-                                streams=num):
-            pieces = [""] * num
-            for i, token in enumerate(ids.tolist()):  # the one host sync per step
-                if done[i]:
-                    continue
-                if token == eod:
-                    done[i] = True
-                    continue
-                pieces[i] = piece = decoders[i](token)
-                if stop:
-                    tails[i] = (tails[i] + piece)[-len(stop):]
-                    done[i] = tails[i] == stop
-            yield pieces
-            if all(done):
-                return
+        steps = generate_ids(self.model, prime_ids, length, s, banned, gen, self.precision,
+                             streams=num)
+        try:
+            for ids in steps:
+                pieces = [""] * num
+                for i, token in enumerate(ids.tolist()):  # the one host sync per step
+                    if done[i]:
+                        continue
+                    if token == eod:
+                        done[i] = True
+                        continue
+                    pieces[i] = piece = decoders[i](token)
+                    if stop:
+                        tails[i] = (tails[i] + piece)[-len(stop):]
+                        done[i] = tails[i] == stop
+                yield pieces
+                if all(done):
+                    return
+        finally:
+            memory_guard().check()  # primes and batches of other sizes leave freed blocks
 
     def sample(self, prime: str = "", length: int = 500, num: int = 1,
                sampling: Sampling | None = None, seed: int | None = None,
@@ -136,6 +146,7 @@ class LanguageModel:
         if len(ids) < 2:
             raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
         nats = token_nats(self.model, ids, self.precision)
+        memory_guard().check()
         context = self.tokenizer.context_chars(text, encoded)
         unk = self.tokenizer.unk_id
         unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
@@ -154,6 +165,7 @@ class LanguageModel:
                              "boundary tokens; score the text without --documents")
         seqs = encode_documents(self.tokenizer, docs, b)
         nats = document_nats(self.model, seqs, self.device, self.precision)
+        memory_guard().check()
         flat = torch.cat(nats)
         unk = self.tokenizer.unk_id
         unknown = sum(int((s[1:] == unk).sum()) for s in seqs) if unk is not None else 0

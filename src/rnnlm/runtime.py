@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 import warnings
 
@@ -81,18 +82,74 @@ def autocast(device: torch.device, precision: str, cache: bool = True
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
 
 
-@functools.cache  # process-wide and final: finding libc runs ldconfig, so do it once
+@functools.cache  # finding libc runs ldconfig, so do it once
+def glibc() -> ctypes.CDLL | None:
+    """The C library where it is glibc (whose malloc rnnlm tunes); None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 (both exist in glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@functools.cache  # process-wide and final
 def reuse_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse, for the whole process: big blocks from
     the heap instead of fresh mmap pages, and no handing back to the OS on free. PyTorch has
     no caching allocator on a CPU, so otherwise every training step page-faults in (zeroed)
     pages for each large tensor, which slows training (see docs/results.md). False where libc
-    is not glibc."""
-    if not sys.platform.startswith("linux"):
-        return False
+    is not glibc. The memory it keeps is bounded by memory_guard()."""
+    libc = glibc()
+    return libc is not None and bool(libc.mallopt(M_MMAP_MAX, 0)) \
+        and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+HEADROOM, SLACK = 2.0, 2**30  # resident memory allowed over its size after a trim
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux: /proc/self/statm; 0 elsewhere)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+class MemoryGuard:
+    """Keeps the freed memory that reuse_freed_memory holds bounded. Work of one fixed shape
+    reuses the same blocks, so its resident memory settles and nothing is ever handed back;
+    work of changing shapes (documents, partial batches, generation of other lengths) leaves
+    freed blocks that no later request fits, and resident memory would grow without end.
+    check() hands glibc's free pages back to the OS (malloc_trim) when resident memory has
+    grown past max(HEADROOM ×, SLACK more than) what it was at the first check or after a
+    trim; the bound is only ever raised, to fit memory that stays live."""
+
+    def __init__(self) -> None:
+        self.limit: int | None = None  # set at the first check
+        self.trims = 0
+
+    def check(self) -> bool:
+        """Trim if resident memory outgrew its bound; whether it trimmed. Cheap: one read."""
+        libc = glibc()
+        if libc is None:
+            return False
+        rss = resident_bytes()
+        trimmed = self.limit is not None and rss > self.limit
+        if trimmed:
+            libc.malloc_trim(0)  # every free page of glibc's heaps back to the OS
+            self.trims += 1
+            rss = resident_bytes()
+        if trimmed or self.limit is None:
+            self.limit = max(self.limit or 0, int(rss * HEADROOM), rss + SLACK)
+        return trimmed
+
+
+@functools.cache
+def memory_guard() -> MemoryGuard:
+    """The process's guard (the allocator setting it bounds is process-wide too)."""
+    return MemoryGuard()

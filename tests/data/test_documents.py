@@ -70,6 +70,9 @@ def test_truncation_is_counted_and_chunks_overlap_by_one(capsys: pytest.CaptureF
     assert "1 of 2 documents are longer than --max-length 5" in capsys.readouterr().err
     pieces = cut_documents(seqs, max_length=None, chunk=5)[0]
     assert [p.tolist() for p in pieces] == [list(range(6)), list(range(5, 11)), [10, 11]]
+    both = cut_documents(seqs, max_length=7, chunk=5)[0]  # truncated first, then cut
+    assert [p.tolist() for p in both] == [list(range(6)), [5, 6, 7]]
+    assert cut_documents(seqs, max_length=None, chunk=0)[0][0].tolist() == list(range(12))
 
 
 def test_buckets_pad_less_than_random_batches(abstracts: list[str]) -> None:

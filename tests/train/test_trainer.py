@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnlm import runtime
 from rnnlm.checkpoint import is_complete, recover
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.train.trainer import Trainer, train
-from tests.conftest import doc_config, tiny_config
+from tests.conftest import DATA, doc_config, tiny_config
 from tests.train import resume_gap
 
 
@@ -187,3 +188,50 @@ def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> No
         return c
 
     assert resume_gap(config, 30, 15, tmp_path) <= 1e-6
+
+
+def test_memory_stops_growing_on_batches_of_changing_shapes(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """Whole abstracts (--chunk 0) make every batch another shape, which leaves freed blocks
+    behind; the guard hands them back (tight bounds here, to see it in a few steps), so the
+    memory held between steps stays under the bound set at the first step, and that bound
+    never needs raising (it would, were the trims to give nothing back)."""
+    monkeypatch.setattr(runtime, "HEADROOM", 1.2)
+    monkeypatch.setattr(runtime, "SLACK", 128 * 2**20)
+    config = doc_config(DATA / "arxiv-abstracts" / "abstracts.txt", 10**6, chunk=0,
+                        batch_size=16)
+    config.model.hidden, config.model.embedding = 256, 32
+    trainer = Trainer(config, tmp_path / "run", resuming=False)
+    guard = runtime.MemoryGuard()
+    trainer.train_step(trainer.lr())
+    guard.check()
+    bound, held = guard.limit, []  # held: resident memory between steps
+    for _ in range(60):
+        trainer.train_step(trainer.lr())
+        guard.check()
+        held.append(runtime.resident_bytes())
+    assert guard.trims > 0 and guard.limit == bound and max(held) <= bound
+
+
+def test_one_steps_memory_is_bounded_whatever_the_document_lengths(tmp_path: Path,
+                                                                   shakespeare: str) -> None:
+    """Documents of 50,000 characters train in pieces of --seq-len tokens by default, so a
+    step takes no more memory than with 2,000-character ones; whole (--chunk 0) it would."""
+    from rnnlm.bench.machine import PeakMemory
+
+    def step_mib(length: int, **data: object) -> float:
+        text = shakespeare.replace("\n", " ")
+        corpus = tmp_path / f"docs{length}.txt"
+        corpus.write_text("".join(text[i * length: (i + 1) * length] + "\n" for i in range(8)),
+                          encoding="utf-8")
+        config = doc_config(corpus, 10**6, val_fraction=0.25, batch_size=4, **data)
+        trainer = Trainer(config, tmp_path / f"run{length}{data}", resuming=False)
+        trainer.train_step(trainer.lr())  # the optimizer's state exists from here on
+        with PeakMemory(trainer.device).measure() as peak:
+            trainer.train_step(trainer.lr())
+        return peak.mib
+
+    long, short = step_mib(50_000), step_mib(2_000)
+    assert long <= 1.2 * short
+    assert step_mib(50_000, chunk=0) > 10 * long

@@ -101,19 +101,20 @@ def cut_documents(seqs: list[np.ndarray], max_length: int | None, chunk: int | N
                   ) -> list[list[np.ndarray]]:
     """Each document as its pieces (each a sequence of n + 1 ids predicting n tokens).
 
-    --chunk N: pieces of N predicted tokens that overlap by one id (a piece's last target is
-    the next piece's first input), so the state can carry from piece to piece. --max-length N
-    without --chunk: longer documents are truncated to N predicted tokens, with a warning.
+    --max-length N: longer documents are first truncated to N predicted tokens, with a
+    warning. --chunk N: pieces of N predicted tokens that overlap by one id (a piece's last
+    target is the next piece's first input), so the state can carry from piece to piece;
+    0 or None: each document is one piece.
     """
-    if chunk:
-        return [[s[i: i + chunk + 1] for i in range(0, len(s) - 1, chunk)] for s in seqs]
     if max_length:
         long = sum(len(s) - 1 > max_length for s in seqs)
         if long:
             print(f"warning: {long:,} of {len(seqs):,} documents are longer than --max-length "
-                  f"{max_length} tokens and were truncated; use --chunk {max_length} to train "
-                  f"on all of them", file=sys.stderr)
-        return [[s[: max_length + 1]] for s in seqs]
+                  f"{max_length} tokens and were truncated; drop --max-length to train on "
+                  f"all of them", file=sys.stderr)
+        seqs = [s[: max_length + 1] for s in seqs]
+    if chunk:
+        return [[s[i: i + chunk + 1] for i in range(0, len(s) - 1, chunk)] for s in seqs]
     return [[s] for s in seqs]
 
 

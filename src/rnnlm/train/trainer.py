@@ -25,7 +25,7 @@ from rnnlm.inference.sampling import Sampling
 from rnnlm.inference.scoring import LN2
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, state_tensors
-from rnnlm.runtime import autocast
+from rnnlm.runtime import autocast, memory_guard
 from rnnlm.tokenizers import save_tokenizer
 from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import (
@@ -216,11 +216,13 @@ class Trainer:
         start, start_elapsed = time.perf_counter(), self.elapsed
         mark_time, mark_tokens, mark_step = start, self.tokens_seen, self.step
         loss_sum = torch.zeros((), device=self.device)
+        guard = memory_guard()
         evaluated_at = self.step
         try:
             while not self.finished():
                 lr = self.lr()
                 loss, grad_norm = self.train_step(lr)
+                guard.check()  # batches of changing shapes leave freed blocks behind
                 loss_sum += loss
                 self.elapsed = start_elapsed + time.perf_counter() - start
                 now = time.perf_counter()
