@@ -11,6 +11,7 @@ same splits as a recurrent run with the same data options.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from rnnlm.config import SPLITS, DataConfig, check_format
 from rnnlm.data.corpora import Corpus, load_corpus
@@ -86,13 +87,13 @@ def held_out(data: DataConfig, text: str | None = None, corpus: str | None = Non
     return body, f"{loaded.name}:{split}{count}"
 
 
-def reading(data: DataConfig, documents: str | None, model: object) -> DataConfig:
+def reading(data: DataConfig, documents: str | None, name: str | Path) -> DataConfig:
     """data with another document format to read held-out text in (eval's --documents); a
     stream model has no document boundaries to read documents with."""
     if not documents:
         return data
     if data.mode != "documents":
-        raise RnnlmError(f"{model} was trained in stream mode and has no document boundary "
+        raise RnnlmError(f"{name} was trained in stream mode and has no document boundary "
                          f"tokens; score it without --documents")
     return dataclasses.replace(data, documents=check_format(documents))
 
