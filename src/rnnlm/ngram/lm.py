@@ -71,26 +71,18 @@ class NgramLM:
         if not text_of(body).strip("\n"):
             raise RnnlmError("the training text is empty; give a corpus with text")
         tok = fit_tokenizer(data, text_of(body))
-        lm = cls(NgramModel(0, [], [], []), tok, data)
-        seq, _ = lm.encode(body)
-        if lm.boundaries is None and len(seq) < 2:
+        b = Boundaries.after(tok) if data.mode == "documents" else None
+        seq, _ = encode(tok, b, body)
+        if b is None and len(seq) < 2:
             raise RnnlmError("the training text has fewer than 2 tokens; give more text")
-        bos, eos = (lm.boundaries.bod, lm.boundaries.eod) if lm.boundaries else (None, None)
-        vocab = tok.vocab_size + (2 if lm.boundaries else 0)
-        lm.model, discounts = interpolate(count_ngrams(seq, order, vocab, bos), bos, eos)
-        return lm, discounts
+        bos, eos = (b.bod, b.eod) if b else (None, None)
+        vocab = tok.vocab_size + (2 if b else 0)
+        model, discounts = interpolate(count_ngrams(seq, order, vocab, bos), bos, eos)
+        return cls(model, tok, data), discounts
 
     def encode(self, body: Body) -> tuple[np.ndarray, np.ndarray]:
-        """The id sequence of body and the positions scored in it: a stream's every token but
-        the first; each document's tokens and its </s> (<s> is context)."""
-        b = self.boundaries
-        if b is None:
-            seq = np.asarray(self.tokenizer.encode(text_of(body)), dtype=np.int64)
-            return seq, np.arange(1, len(seq))
-        docs = [body] if isinstance(body, str) else body
-        seqs = encode_documents(self.tokenizer, docs, b)
-        seq = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
-        return seq, np.flatnonzero(seq != b.bod)
+        """The id sequence of body and the positions scored in it (see encode)."""
+        return encode(self.tokenizer, self.boundaries, body)
 
     def save(self, path: str | Path) -> None:
         """Write MODEL.arpa and its tokenizer and config files beside it."""
@@ -186,6 +178,17 @@ class NgramLM:
                 context.append(token)
             context = context[max(len(context) - m.order + 1, 0):] if m.order > 1 else []
         return text + decoded()
+
+
+def encode(tok: Tokenizer, b: Boundaries | None, body: Body) -> tuple[np.ndarray, np.ndarray]:
+    """The id sequence of body and the positions scored in it: a stream's every token but the
+    first; with document boundaries, each document's tokens and its </s> (<s> is context)."""
+    if b is None:
+        seq = np.asarray(tok.encode(text_of(body)), dtype=np.int64)
+        return seq, np.arange(1, len(seq))
+    seqs = encode_documents(tok, [body] if isinstance(body, str) else body, b)
+    seq = np.concatenate(seqs) if seqs else np.zeros(0, dtype=np.int64)
+    return seq, np.flatnonzero(seq != b.bod)
 
 
 def train(corpus: list[str] | str, order: int, out: str | Path, data: DataConfig | None = None
