@@ -36,7 +36,8 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
               "sample": ("ngram:sample", "ngram:show_text")},
     "corpus": {"list": ("corpus:list_corpora", "corpus:show_corpora"),
                "get": ("corpus:get", "corpus:show_paths"),
-               "arxiv": ("corpus:arxiv", "corpus:show_added")},
+               "arxiv": ("corpus:arxiv", "corpus:show_added"),
+               "prepare": ("corpus:prepare", "corpus:show_prepared")},
     "bench": ("bench:bench", None),
     "demo": ("demo:demo", None),
 }

@@ -37,6 +37,10 @@ TOKENIZER_KINDS = ("char", "byte", "word", "bpe", "unigram", "mikolov", "hybrid"
 WORD_SPLITS = ("words", "whitespace")
 SPLITS = ("all", "train", "val", "test")  # parts of a corpus a model can be scored on
 CHECKPOINTS = ("best", "last")
+# The data options a corpus's token ids depend on (a prepared corpus and an n-gram model
+# are keyed by them; the rest are about batches).
+ID_OPTIONS = ("tokenizer", "vocab_size", "syllables", "word_split", "mode", "documents",
+              "val_fraction", "test_fraction")
 DOCUMENT_FORMATS = "lines (one per line), blank (separated by blank lines), jsonl:FIELD"
 
 DEFAULT_MAX_TIME = 600.0  # seconds of training when neither --max-steps nor --max-time is given

@@ -11,13 +11,16 @@ import torch
 from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
+from rnnlm.data.prepared import PreparedSplit
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling, generate_ids
 from rnnlm.inference.scoring import (
     EvalResult,
     document_nats,
+    document_total,
     summarize,
     token_nats,
+    total_nats,
     write_per_token,
 )
 from rnnlm.models import LanguageModelNet
@@ -177,6 +180,25 @@ class LanguageModel:
         result = EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
                             characters=characters, bytes=nbytes, unknown_tokens=unknown)
         return self._flag_lossy(result, "\n".join(docs))
+
+    def score_prepared(self, split: PreparedSplit) -> EvalResult:
+        """The same scores as score() of a prepared split's text or documents, read from its
+        ids a window at a time (memory independent of the split's size)."""
+        if split.offsets is None:
+            total, tokens = total_nats(self.model, split.tokens, self.device, self.precision)
+        else:
+            b = self.boundaries
+            if b is None:
+                raise RnnlmError("this model was trained in stream mode and has no document "
+                                 "boundary tokens; score the split as text")
+            total, tokens = document_total(self.model, split.documents(b), self.device,
+                                           self.precision)
+        memory_guard().check()
+        result = EvalResult(total_nats=total, tokens=tokens, characters=split.characters,
+                            bytes=split.bytes, unknown_tokens=split.unknown)
+        if not self.tokenizer.lossless:  # the share of scored tokens that are <unk>
+            result.oov_rate, result.comparable = split.unknown / tokens, False
+        return result
 
     def _flag_lossy(self, result: EvalResult, text: str) -> EvalResult:
         """Mark scores of a lossy (word) tokenizer: its OOV rate, and not comparable."""

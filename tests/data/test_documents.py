@@ -11,6 +11,7 @@ from rnnlm.config import ModelConfig
 from rnnlm.data.buckets import DocumentBatches, pad_batch
 from rnnlm.data.documents import (
     Boundaries,
+    DocumentPieces,
     cut_documents,
     document_characters,
     encode_documents,
@@ -64,15 +65,22 @@ def test_eod_counts_as_one_character() -> None:
 
 
 def test_truncation_is_counted_and_chunks_overlap_by_one(capsys: pytest.CaptureFixture) -> None:
-    seqs = [np.arange(12), np.arange(4)]  # 11 and 3 predicted tokens
+    bod, eod = 100, 101
+    seqs = [np.array([bod, *range(1, 11), eod]), np.array([bod, 1, 2, eod])]  # 11 and 3 predicted
+    seq = seqs[0].tolist()
+
+    def pieces(cut: DocumentPieces, d: int) -> list[list[int]]:
+        return [cut.piece(d, r).tolist() for r in range(cut.count(d))]
+
     cut = cut_documents(seqs, max_length=5, chunk=None)
-    assert [len(p[0]) for p in cut] == [6, 4]
+    assert [cut.length(d, 0) for d in range(2)] == [6, 4]
+    assert pieces(cut, 0) == [seq[:6]]  # truncated: no EOD
     assert "1 of 2 documents are longer than --max-length 5" in capsys.readouterr().err
-    pieces = cut_documents(seqs, max_length=None, chunk=5)[0]
-    assert [p.tolist() for p in pieces] == [list(range(6)), list(range(5, 11)), [10, 11]]
-    both = cut_documents(seqs, max_length=7, chunk=5)[0]  # truncated first, then cut
-    assert [p.tolist() for p in both] == [list(range(6)), [5, 6, 7]]
-    assert cut_documents(seqs, max_length=None, chunk=0)[0][0].tolist() == list(range(12))
+    assert pieces(cut_documents(seqs, None, chunk=5), 0) == [seq[:6], seq[5:11], seq[10:]]
+    both = cut_documents(seqs, max_length=7, chunk=5)  # truncated first, then cut
+    assert pieces(both, 0) == [seq[:6], seq[5:8]]
+    assert pieces(cut_documents(seqs, None, chunk=0), 0) == [seq]
+    assert pieces(cut_documents(seqs, None, chunk=5), 1) == [seqs[1].tolist()]
 
 
 def test_buckets_pad_less_than_random_batches(abstracts: list[str]) -> None:
@@ -83,7 +91,7 @@ def test_buckets_pad_less_than_random_batches(abstracts: list[str]) -> None:
     assert bucketed < 0.1 < 0.3 < shuffled
     batches = DocumentBatches(pieces, 16, seed=0)
     seen = []
-    for _ in range(len(batches.plan(0))):
+    for _ in batches.plan(0):
         batch, _ = batches.next()
         seen += [d for d, _ in batch.keys]
     assert sorted(seen) == list(range(len(abstracts)))  # an epoch is every document once
@@ -105,7 +113,7 @@ def test_chunks_carry_the_state_exactly(abstracts: list[str]) -> None:
     batches = DocumentBatches(cut_documents(seqs, None, chunk=100), 5, seed=3)
     assert batches.max_pieces > 3
     total = torch.zeros(len(docs), dtype=torch.float64)
-    for _ in range(len(batches.plan(0))):
+    for _ in batches.plan(0):
         batch, _ = batches.next()
         logits, final = model(batch.inputs, batches.initial_state(batch), batch.lengths)
         batches.keep(batch, final)

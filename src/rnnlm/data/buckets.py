@@ -10,11 +10,13 @@ BPTT across pieces).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from rnnlm.data.documents import DocumentPieces
 from rnnlm.models.state import IGNORE, State, map_state
 
 
@@ -43,62 +45,79 @@ def pad_batch(seqs: list[np.ndarray], device: torch.device | str = "cpu"
             torch.from_numpy(lengths))
 
 
-class DocumentBatches:
-    """Epochs of DocBatch; the position is (epoch, step) plus the states carried by --chunk."""
+def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
+    """rng.permutation(n) (the same numbers) in 4-byte integers: a few bytes per document."""
+    order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    rng.shuffle(order)
+    return order
 
-    def __init__(self, pieces: list[list[np.ndarray]], batch_size: int, seed: int,
+
+class DocumentBatches:
+    """Epochs of DocBatch; the position is (epoch, step) plus the states carried by --chunk.
+
+    An epoch's order is a few integer arrays (a document permutation), never a list per
+    piece, so a corpus of millions of documents costs a few bytes per document.
+    """
+
+    def __init__(self, pieces: DocumentPieces, batch_size: int, seed: int,
                  bucketed: bool = True, device: torch.device | str = "cpu") -> None:
         self.pieces, self.batch_size, self.seed = pieces, batch_size, seed
         self.bucketed, self.device = bucketed, device
-        self.max_pieces = max(len(p) for p in pieces)
+        self.max_pieces = pieces.max_count
         self.carried: dict[int, State] = {}  # document → state after its last piece
         self.seek(0, 0)
 
-    def plan(self, epoch: int) -> list[list[tuple[int, int]]]:
+    def plan(self, epoch: int) -> Iterator[list[tuple[int, int]]]:
         """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
+        order = _permutation(rng, len(self.pieces))
         if self.max_pieces > 1:
-            return self._slot_plan(rng)
-        keys = [(d, 0) for d in rng.permutation(len(self.pieces)).tolist()]
+            yield from self._slot_plan(order)
+            return
         if self.bucketed:  # stable sort: random order among documents of equal length
-            keys.sort(key=lambda k: len(self.pieces[k[0]][0]))
-        cut = [keys[i: i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
-        return [cut[i] for i in rng.permutation(len(cut))]
+            order = order[np.argsort(self.pieces.seq_lengths()[order], kind="stable")]
+        b = self.batch_size
+        for i in _permutation(rng, -(-len(order) // b)):
+            yield [(d, 0) for d in order[i * b: (i + 1) * b].tolist()]
 
-    def _slot_plan(self, rng: np.random.Generator) -> list[list[tuple[int, int]]]:
+    def _slot_plan(self, order: np.ndarray) -> Iterator[list[tuple[int, int]]]:
         """Chunked documents: each row reads its document's pieces in order, then takes the
-        next document from a shuffled queue; the epoch ends when the queue and rows are empty."""
-        queue = rng.permutation(len(self.pieces)).tolist()[::-1]  # pop() takes the next one
+        next document of the shuffled order; the epoch ends when the order and rows are
+        empty."""
+        queue = (d for start in range(0, len(order), 4096)
+                 for d in order[start: start + 4096].tolist())
         slots: list[tuple[int, int] | None] = [None] * self.batch_size  # (document, piece)
-        batches = []
         while True:
             keys = []
             for i, slot in enumerate(slots):
-                if slot is None or slot[1] == len(self.pieces[slot[0]]):
-                    slot = (queue.pop(), 0) if queue else None
+                if slot is None or slot[1] == self.pieces.count(slot[0]):
+                    d = next(queue, None)
+                    slot = None if d is None else (d, 0)
                 if slot is not None:
                     keys.append(slot)
                     slot = (slot[0], slot[1] + 1)
                 slots[i] = slot
             if not keys:
-                return batches
-            batches.append(keys)
+                return
+            yield keys
 
     def padding_fraction(self, epoch: int = 0) -> float:
         """Share of the batch cells of an epoch that are padding."""
         real = cells = 0
         for keys in self.plan(epoch):
-            lengths = [len(self.pieces[d][r]) - 1 for d, r in keys]
+            lengths = [self.pieces.length(d, r) - 1 for d, r in keys]
             real, cells = real + sum(lengths), cells + len(keys) * max(lengths)
         return 1 - real / cells
 
     def next(self) -> tuple[DocBatch, bool]:
         """The next batch, and whether it starts an epoch."""
-        if self.step >= len(self._plan):
+        keys = next(self._plan, None)
+        if keys is None:
             self.seek(self.epoch + 1, 0)
-        keys = self._plan[self.step]
+            keys = next(self._plan)
         self.step += 1
-        inputs, targets, lengths = pad_batch([self.pieces[d][r] for d, r in keys], self.device)
+        inputs, targets, lengths = pad_batch([self.pieces.piece(d, r) for d, r in keys],
+                                             self.device)
         return DocBatch(inputs, targets, lengths, keys), self.step == 1
 
     def initial_state(self, batch: DocBatch) -> State | None:
@@ -125,7 +144,7 @@ class DocumentBatches:
     def keep(self, batch: DocBatch, final: State) -> None:
         """Remember the final state of rows whose document has a next piece."""
         for i, (d, r) in enumerate(batch.keys):
-            if r + 1 < len(self.pieces[d]):
+            if r + 1 < self.pieces.count(d):
                 self.carried[d] = map_state(lambda h, i=i: h[:, i].detach(), final)  # (L, H)
 
     def position(self) -> dict[str, int]:
@@ -136,6 +155,8 @@ class DocumentBatches:
         """Continue from a saved position (carried states: load_carried)."""
         self.epoch, self.step = epoch, step
         self._plan = self.plan(epoch)
+        for _ in range(step):  # replay the plan's integers up to the position
+            next(self._plan)
         if step == 0:
             self.carried.clear()
 

@@ -57,6 +57,11 @@ class Corpus:
             h.update(text.encode("utf-8"))
         return h.hexdigest()
 
+    def official_splits(self) -> list[str]:
+        """The splits its own files give (none for one text, split by fraction)."""
+        return [] if "all" in self.texts else [s for s in ("train", "val", "test")
+                                               if self.texts.get(s)]
+
     def splits(self, val_fraction: float, test_fraction: float = 0.0) -> dict[str, str]:
         """Train/val/test texts: the official ones, else by position (last part is held out)."""
         if "all" in self.texts:
@@ -268,8 +273,18 @@ def _files_under(path: Path) -> list[Path]:
     return text_files
 
 
-def load_corpus(sources: list[str] | str) -> Corpus:
-    """A registered name, or one or more file/directory paths (concatenated in order)."""
+@dataclass
+class CorpusFiles:
+    """A corpus given by paths, not yet read: its files, in the order they concatenate."""
+
+    name: str
+    files: list[Path]
+    origin: str
+
+
+def open_corpus(sources: list[str] | str) -> Corpus | CorpusFiles:
+    """A registered name (read: registered corpora are small), or one or more file/directory
+    paths (listed, not read, so a large corpus can be read in pieces: data.reading)."""
     sources = [sources] if isinstance(sources, str) else list(sources)
     if not sources:
         raise RnnlmError("no corpus given; name one (`rnnlm corpus list`) or give a text file")
@@ -293,8 +308,17 @@ def load_corpus(sources: list[str] | str) -> Corpus:
             raise RnnlmError(f"no such file or directory: {s}; check the path")
     if not files:
         raise RnnlmError(f"no text files under {', '.join(sources)}; give files with text")
-    text = "".join(read_text(p) for p in files)
-    if not text:
+    if not any(p.stat().st_size for p in files):
         raise RnnlmError(f"corpus {', '.join(sources)} is empty (0 characters); give text")
-    name = Path(sources[0]).stem or "corpus"
-    return Corpus(name, {"all": text}, ", ".join(sources))
+    return CorpusFiles(Path(sources[0]).stem or "corpus", files, ", ".join(sources))
+
+
+def load_corpus(sources: list[str] | str) -> Corpus:
+    """A registered name, or one or more file/directory paths (concatenated in order)."""
+    corpus = open_corpus(sources)
+    if isinstance(corpus, Corpus):
+        return corpus
+    text = "".join(read_text(p) for p in corpus.files)
+    if not text:
+        raise RnnlmError(f"corpus {corpus.origin} is empty (0 characters); give text")
+    return Corpus(corpus.name, {"all": text}, corpus.origin)

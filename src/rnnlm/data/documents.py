@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlm.config import DOCUMENT_FORMATS, check_format
+from rnnlm.data.tokens import DocumentIds
 from rnnlm.errors import RnnlmError
 from rnnlm.tokenizers import Tokenizer
 
@@ -27,23 +28,29 @@ BLANK_LINES = re.compile(r"\n[ \t\r]*\n")
 def parse_documents(text: str, fmt: str, source: str) -> list[str]:
     """The non-empty documents of text in format fmt (config.DOCUMENT_FORMATS)."""
     check_format(fmt)
-    if fmt == "lines":
-        docs = [line.rstrip("\r") for line in text.split("\n")]
-    elif fmt == "blank":
-        docs = [block.strip("\n\r") for block in BLANK_LINES.split(text)]
-    else:
-        docs = _jsonl_field(text, fmt.split(":", 1)[1], source)
-    docs = [d for d in docs if d.strip()]
+    docs = documents_in(text, fmt, source)
     if not docs:
         raise RnnlmError(f"{source} has no non-empty documents (format {fmt}); check the file "
                          f"and the --documents format ({DOCUMENT_FORMATS})")
     return docs
 
 
-def _jsonl_field(text: str, field: str, source: str) -> list[str]:
+def documents_in(text: str, fmt: str, source: str, first_line: int = 1) -> list[str]:
+    """The non-empty documents of a text, or of a piece of one cut at a document boundary
+    (data.reading) whose first line is line `first_line` of the source; may be none."""
+    if fmt == "lines":
+        docs = [line.rstrip("\r") for line in text.split("\n")]
+    elif fmt == "blank":
+        docs = [block.strip("\n\r") for block in BLANK_LINES.split(text)]
+    else:
+        docs = _jsonl_field(text, fmt.split(":", 1)[1], source, first_line)
+    return [d for d in docs if d.strip()]
+
+
+def _jsonl_field(text: str, field: str, source: str, first_line: int) -> list[str]:
     """The string `field` of every JSON object line; errors name the line."""
     docs = []
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(text.split("\n"), first_line):
         if not line.strip():
             continue
         try:
@@ -69,13 +76,19 @@ def split_documents(texts: dict[str, str], fmt: str, source: str, val_fraction: 
         return {s: parse_documents(texts[s], fmt, f"{source}:{s}") if texts.get(s) else []
                 for s in ("train", "val", "test")}
     docs = parse_documents(texts["all"], fmt, source)
-    n = len(docs)
+    train_end, val_end = split_points(len(docs), val_fraction, test_fraction, source)
+    return {"train": docs[:train_end], "val": docs[train_end:val_end], "test": docs[val_end:]}
+
+
+def split_points(n: int, val_fraction: float, test_fraction: float, source: str
+                 ) -> tuple[int, int]:
+    """Where train ends and val ends among n documents held out by count."""
     train_end = int(n * (1 - val_fraction - test_fraction))
     val_end = int(n * (1 - test_fraction))
     if train_end < 1 or val_end <= train_end:
         raise RnnlmError(f"{source} has {n} document(s): too few to hold out "
                          f"{val_fraction:.0%} for validation; give more documents")
-    return {"train": docs[:train_end], "val": docs[train_end:val_end], "test": docs[val_end:]}
+    return train_end, val_end
 
 
 @dataclass(frozen=True)
@@ -97,25 +110,65 @@ def encode_documents(tokenizer: Tokenizer, docs: list[str], b: Boundaries) -> li
             for d in docs]
 
 
-def cut_documents(seqs: list[np.ndarray], max_length: int | None, chunk: int | None
-                  ) -> list[list[np.ndarray]]:
-    """Each document as its pieces (each a sequence of n + 1 ids predicting n tokens).
-
-    --max-length N: longer documents are first truncated to N predicted tokens, with a
-    warning. --chunk N: pieces of N predicted tokens that overlap by one id (a piece's last
-    target is the next piece's first input), so the state can carry from piece to piece;
-    0 or None: each document is one piece.
-    """
+def cut_documents(docs: DocumentIds | list[np.ndarray], max_length: int | None,
+                  chunk: int | None) -> DocumentPieces:
+    """The training pieces of documents (DocumentIds, or BOD .. EOD arrays), with a warning
+    when --max-length truncates some (see DocumentPieces)."""
+    docs = docs if isinstance(docs, DocumentIds) else DocumentIds.from_seqs(docs)
+    pieces = DocumentPieces(docs, max_length, chunk)
     if max_length:
-        long = sum(len(s) - 1 > max_length for s in seqs)
+        long = sum(int((n - 1 > max_length).sum()) for n in docs.scan())
         if long:
-            print(f"warning: {long:,} of {len(seqs):,} documents are longer than --max-length "
-                  f"{max_length} tokens and were truncated; drop --max-length to train on "
-                  f"all of them", file=sys.stderr)
-        seqs = [s[: max_length + 1] for s in seqs]
-    if chunk:
-        return [[s[i: i + chunk + 1] for i in range(0, len(s) - 1, chunk)] for s in seqs]
-    return [[s] for s in seqs]
+            print(f"warning: {long:,} of {len(docs):,} documents are longer than "
+                  f"--max-length {max_length} tokens and were truncated; drop --max-length "
+                  f"to train on all of them", file=sys.stderr)
+    return pieces
+
+
+class DocumentPieces:
+    """Each document as its pieces, each a sequence of n + 1 ids predicting n tokens, read
+    from the document ids when a batch needs them (nothing per piece is held in memory).
+
+    --max-length N: longer documents are first truncated to N predicted tokens. --chunk N:
+    pieces of N predicted tokens that overlap by one id (a piece's last target is the next
+    piece's first input), so the state can carry from piece to piece; 0 or None: each
+    document is one piece.
+    """
+
+    def __init__(self, docs: DocumentIds, max_length: int | None, chunk: int | None) -> None:
+        self.docs, self.max_length, self.chunk = docs, max_length, chunk or 0
+        longest = max(int(n.max()) for n in docs.scan())
+        self.max_count = self._count(self._truncated(longest))
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def _truncated(self, n: int) -> int:
+        """A sequence of n ids after --max-length."""
+        return min(n, self.max_length + 1) if self.max_length else n
+
+    def _count(self, n: int) -> int:
+        """Pieces of a sequence of n ids."""
+        return -(-(n - 1) // self.chunk) if self.chunk else 1
+
+    def seq_lengths(self) -> np.ndarray:
+        """(D,) each document's ids after --max-length (for sorting by length)."""
+        lengths = self.docs.lengths
+        return np.minimum(lengths, self.max_length + 1) if self.max_length else lengths
+
+    def count(self, d: int) -> int:
+        """Pieces of document d."""
+        return self._count(self._truncated(self.docs.length(d)))
+
+    def length(self, d: int, r: int) -> int:
+        """Ids in piece r of document d."""
+        n = self._truncated(self.docs.length(d))
+        return min(self.chunk + 1, n - r * self.chunk) if self.chunk else n
+
+    def piece(self, d: int, r: int) -> np.ndarray:
+        """Piece r of document d: its ids (int64)."""
+        start = r * self.chunk
+        return self.docs.read(d, start, start + self.length(d, r))
 
 
 def document_characters(docs: list[str]) -> tuple[int, int]:

@@ -1,7 +1,9 @@
-"""Reading text files strictly (UTF-8, no binary) and splitting text into train/val/test."""
+"""Reading text files strictly (UTF-8, no binary), splitting text into train/val/test, and
+its lines across pieces."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rnnlm.errors import RnnlmError
@@ -39,7 +41,23 @@ def read_text(path: Path) -> str:
 
 def split_text(text: str, val_fraction: float, test_fraction: float = 0.0) -> dict[str, str]:
     """Cut text into train | val | test by character position (val 0.1 = nanoGPT's split)."""
-    n = len(text)
-    train_end = int(n * (1 - val_fraction - test_fraction))
-    val_end = int(n * (1 - test_fraction))
+    train_end, val_end = split_bounds(len(text), val_fraction, test_fraction)
     return {"train": text[:train_end], "val": text[train_end:val_end], "test": text[val_end:]}
+
+
+def split_bounds(n: int, val_fraction: float, test_fraction: float = 0.0) -> tuple[int, int]:
+    """Where train ends and where val ends in a text of n characters."""
+    return int(n * (1 - val_fraction - test_fraction)), int(n * (1 - test_fraction))
+
+
+def lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The text's lines with their endings, as str.splitlines(keepends=True) gives them for
+    the whole text (what the subword trainers read)."""
+    carry = ""
+    for piece in pieces:
+        got = (carry + piece).splitlines(keepends=True)
+        carry = got.pop() if got and (got[-1][-1] not in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028"
+                                      "\u2029" or got[-1].endswith("\r")) else ""
+        yield from got
+    if carry:
+        yield carry

@@ -10,6 +10,7 @@ state except those at the very start of the text.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlm.data.buckets import pad_batch
+from rnnlm.data.tokens import DocumentIds, TokenArray, Tokens
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
 from rnnlm.models import LanguageModelNet
@@ -80,66 +82,107 @@ def _forward(model: LanguageModelNet, ids: torch.Tensor, state: State | None, pr
 def token_nats(model: LanguageModelNet, ids: torch.Tensor, precision: str = "fp32",
                columns: int = 32, burn_in: int = 256, window: int = 512) -> torch.Tensor:
     """-ln p(ids[i] | ids[:i]) for i = 1 .. N-1, as a float32 tensor of N-1 values (nats)."""
+    tokens = TokenArray(ids.cpu().numpy())
+    out = [nats for _, nats in column_nats(model, tokens, ids.device, precision, columns,
+                                           burn_in, window)]  # (K, w) each
+    return torch.cat(out, dim=1).reshape(-1)[: len(ids) - 1].cpu()
+
+
+@torch.no_grad()
+def total_nats(model: LanguageModelNet, tokens: Tokens, device: torch.device,
+               precision: str = "fp32") -> tuple[float, int]:
+    """The summed nats and the count of ids[1:], the same numbers as token_nats, read from
+    `tokens` a window at a time (memory independent of the text's length)."""
+    total, scored = 0.0, len(tokens) - 1
+    for valid, nats in column_nats(model, tokens, device, precision):
+        total += float(nats[valid].double().sum())
+    return total, scored
+
+
+def column_nats(model: LanguageModelNet, tokens: Tokens, device: torch.device,
+                precision: str = "fp32", columns: int = 32, burn_in: int = 256,
+                window: int = 512) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Per window of the column layout (module docstring): which entries are real tokens
+    (K, w) and their nats (K, w); column c holds positions 1 + c*length ...."""
     was_training = model.training
     model.eval()
-    n = len(ids)
+    n = len(tokens)
     if n < 2:
         raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
     scored = n - 1
     k = max(1, min(columns, scored // max(1, 4 * burn_in)))  # columns worth their burn-in
     length = math.ceil(scored / k)
-    device = ids.device
-    # Column c predicts positions 1 + c*length ... ; its inputs start one position earlier.
-    starts = [c * length for c in range(k)]
+    starts = [c * length for c in range(k)]  # column c's inputs start one position earlier
     state = None
     if k > 1:
-        warm = torch.stack([ids[s - burn_in: s] for s in starts[1:]])  # starts[1] >= 4*burn_in
-        _, warm_state = _forward(model, warm, None, precision)  # burn-in, (K-1, burn_in)
+        warm = torch.from_numpy(np.stack([tokens.read(s - burn_in, s) for s in starts[1:]]))
+        _, warm_state = _forward(model, warm.to(device), None, precision)  # (K-1, burn_in)
         state = map_state(lambda h: torch.cat([torch.zeros_like(h[:, :1]), h], dim=1),
                           warm_state)  # (L, K, H): column 0 starts cold at the text's start
-    pad = k * length + 1 - n
-    padded = torch.cat([ids, ids.new_zeros(pad)]) if pad > 0 else ids
-    inputs = torch.stack([padded[s: s + length] for s in starts])  # (K, length)
-    targets = torch.stack([padded[s + 1: s + 1 + length] for s in starts])  # (K, length)
-    vocab = model.cfg.vocab_size
-    window = max(16, min(window, (1 << 24) // (k * vocab)))  # bound the logits' memory
-    out = torch.empty(k, length, device=device)
+    window = max(16, min(window, (1 << 24) // (k * model.cfg.vocab_size)))  # logits' memory
+    position = torch.arange(window)
     for t in range(0, length, window):
-        logits, state = _forward(model, inputs[:, t: t + window], state, precision)
-        logp = F.log_softmax(logits, dim=-1)  # (K, w, V)
-        out[:, t: t + window] = -logp.gather(-1, targets[:, t: t + window, None]).squeeze(-1)
+        w = min(window, length - t)
+        rows = np.zeros((k, w + 1), dtype=np.int64)  # (K, w+1): inputs, then one more target
+        for c, s in enumerate(starts):
+            got = tokens.read(s + t, s + t + w + 1)
+            rows[c, : len(got)] = got
+        rows_t = torch.from_numpy(rows).to(device)
+        logits, state = _forward(model, rows_t[:, :-1], state, precision)
+        nats = -F.log_softmax(logits, dim=-1).gather(-1, rows_t[:, 1:, None]).squeeze(-1)
+        target = torch.tensor(starts)[:, None] + t + position[None, :w]  # (K, w) 0-based
+        yield (target < scored).to(device), nats
     model.train(was_training)
-    return out.reshape(-1)[:scored].cpu()
 
 
 @torch.no_grad()
 def document_nats(model: LanguageModelNet, seqs: list[np.ndarray], device: torch.device,
-                  precision: str = "fp32", budget: int = 1 << 24) -> list[torch.Tensor]:
-    """Per document (ids BOD .. EOD), -ln p of each predicted token from a zero state (nats).
+                  precision: str = "fp32") -> list[torch.Tensor]:
+    """Per document (ids BOD .. EOD), -ln p of each predicted token from a zero state (nats)."""
+    out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
+    for rows, nats, lengths in batch_nats(model, DocumentIds.from_seqs(seqs), device,
+                                          precision):
+        for row, i in enumerate(rows):
+            out[i] = nats[row, : lengths[row]].cpu()
+    return out
 
-    Documents of similar length are batched and right-padded: a left-to-right RNN's outputs
-    at real positions do not depend on the padding after them, so no packing is needed.
-    """
+
+@torch.no_grad()
+def document_total(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
+                   precision: str = "fp32") -> tuple[float, int]:
+    """The summed nats and count of every document's predicted tokens (as document_nats),
+    reading the documents a batch at a time."""
+    total = 0.0
+    for _, nats, lengths in batch_nats(model, docs, device, precision):
+        real = torch.arange(nats.shape[1])[None, :] < lengths[:, None]  # (B, T)
+        total += float(nats[real.to(nats.device)].double().sum())
+    return total, sum(int((n - 1).sum()) for n in docs.scan())
+
+
+def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
+               precision: str = "fp32", budget: int = 1 << 24
+               ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """Documents of similar length batched and right-padded (a left-to-right RNN's outputs
+    at real positions do not depend on the padding after them, so no packing is needed):
+    per batch, its documents, their nats (B, T) and their predicted lengths (B,)."""
     was_training = model.training
     model.eval()
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    lengths = docs.lengths  # (D,)
+    order = np.argsort(lengths, kind="stable")
     per_batch = max(1, budget // model.cfg.vocab_size)  # logits cells per forward call
-    out: list[torch.Tensor] = [torch.empty(0)] * len(seqs)
     start = 0
     while start < len(order):
         end = start + 1
-        while end < len(order) and (end + 1 - start) * len(seqs[order[end]]) <= per_batch:
+        while end < len(order) and (end + 1 - start) * int(lengths[order[end]]) <= per_batch:
             end += 1
-        rows = order[start:end]
-        inputs, targets, lengths = pad_batch([seqs[i] for i in rows], device)  # (B, T) each
+        rows = order[start:end].tolist()
+        inputs, targets, lengths = pad_batch([docs.read(i) for i in rows], device)  # (B, T)
         logits, _ = _forward(model, inputs, None, precision)  # (B, T, V)
         nats = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0),
                                reduction="none")  # (B, T)
-        for row, i in enumerate(rows):
-            out[i] = nats[row, : lengths[row]].cpu()
+        yield rows, nats, lengths
         start = end
     model.train(was_training)
-    return out
 
 
 def summarize(nats: torch.Tensor, scored_text: str, unknown_tokens: int) -> EvalResult:

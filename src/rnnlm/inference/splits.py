@@ -16,6 +16,7 @@ from pathlib import Path
 from rnnlm.config import SPLITS, DataConfig, check_format
 from rnnlm.data.corpora import Corpus, load_corpus
 from rnnlm.data.documents import parse_documents, split_documents
+from rnnlm.data.prepared import Prepared
 from rnnlm.errors import RnnlmError
 
 Body = str | list[str]  # a text stream, or documents each scored from a zero state
@@ -57,11 +58,11 @@ def as_body(text: str, data: DataConfig, source: str) -> Body:
     return text
 
 
-def describe(corpus: Corpus, data: DataConfig) -> str:
+def describe(corpus: Corpus | Prepared, data: DataConfig) -> str:
     """How corpus is split, in a few words (printed when a model is trained on it)."""
-    if "all" not in corpus.texts:
-        return "official " + "/".join(s for s in ("train", "val", "test")
-                                      if corpus.texts.get(s)) + " files"
+    official = corpus.official_splits()
+    if official:
+        return "official " + "/".join(official) + " files"
     unit = "documents" if data.mode == "documents" else "text"
     held = f"last {data.val_fraction:.0%} of the {unit} for val (--val-fraction)"
     if data.test_fraction:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from rnnlm.config import TOKENIZER_KINDS, DataConfig
@@ -23,29 +24,31 @@ _CLASSES = {t.kind: t for t in (CharTokenizer, ByteTokenizer, WordTokenizer, BPE
 TOKENIZERS: dict[str, type[Tokenizer]] = {kind: _CLASSES[kind] for kind in TOKENIZER_KINDS}
 
 
-def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
+def build_tokenizer(kind: str, text: str | Iterable[str], vocab_size: int | None = None,
                     syllables: int = DEFAULT_SYLLABLES, split: str = "words") -> Tokenizer:
-    """Fit the tokenizer `kind` on (training) text. A vocabulary the text cannot fill is not
-    an error: the tokenizer keeps what the text has, and a note says what was reached."""
+    """Fit the tokenizer `kind` on (training) text, or on a text given in pieces. A vocabulary
+    the text cannot fill is not an error: the tokenizer keeps what the text has, and a note
+    says what was reached."""
     if split != "words" and kind != "word":
         raise RnnlmError(f"--word-split {split} applies to --tokenizer word only (got {kind})")
+    pieces = [text] if isinstance(text, str) else text
     if kind in ("char", "byte"):
-        return TOKENIZERS[kind].fit(text)
+        return TOKENIZERS[kind].fit_pieces(pieces)
     if kind in ("bpe", "unigram"):
         asked = DEFAULT_SUBWORDS if vocab_size is None else vocab_size
-        tok = TOKENIZERS[kind].fit(text, vocab_size=asked)
+        tok = TOKENIZERS[kind].fit_pieces(pieces, vocab_size=asked)
         reached, unit = tok.vocab_size, "tokens"
     else:
         asked = DEFAULT_WORDS if vocab_size is None else vocab_size
         if kind == "word":
-            tok = WordTokenizer.fit(text, vocab_size=asked, split=split)
+            tok = WordTokenizer.fit_pieces(pieces, vocab_size=asked, split=split)
         elif kind == "mikolov":
-            tok = MikolovTokenizer.fit(text, vocab_size=asked, syllables=syllables)
+            tok = MikolovTokenizer.fit_pieces(pieces, vocab_size=asked, syllables=syllables)
             if len(tok.syllables) < syllables:
                 print(f"note: mikolov kept {len(tok.syllables):,} syllables; the training "
                       f"text has no more (--syllables {syllables:,})")
         else:
-            tok = HybridTokenizer.fit(text, vocab_size=asked)
+            tok = HybridTokenizer.fit_pieces(pieces, vocab_size=asked)
         reached, unit = len(tok.words), "words"
     if asked and reached < asked:
         print(f"note: {kind} reached {reached:,} {unit} of the {asked:,} asked for with "
@@ -53,7 +56,7 @@ def build_tokenizer(kind: str, text: str, vocab_size: int | None = None,
     return tok
 
 
-def fit_tokenizer(data: DataConfig, text: str) -> Tokenizer:
+def fit_tokenizer(data: DataConfig, text: str | Iterable[str]) -> Tokenizer:
     """The tokenizer that the data options describe, fitted on (training) text."""
     return build_tokenizer(data.tokenizer, text, data.vocab_size, data.syllables, data.word_split)
 

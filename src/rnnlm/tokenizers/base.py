@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,12 @@ class Tokenizer(ABC):
         """Build the vocabulary from (training) text."""
 
     @classmethod
+    def fit_pieces(cls, pieces: Iterable[str], **options: Any) -> Tokenizer:
+        """fit() on a text given in pieces (data.reading); tokenizers that can fit as they
+        read override it, the others join the pieces."""
+        return cls.fit("".join(pieces), **options)
+
+    @classmethod
     @abstractmethod
     def from_json(cls, data: dict[str, Any]) -> Tokenizer:
         """Rebuild from the dict written by to_json."""
@@ -46,6 +52,10 @@ class Tokenizer(ABC):
     @abstractmethod
     def encode(self, text: str) -> np.ndarray:
         """Text → int64 ids (unknown symbols → the <unk> id)."""
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """encode() of several texts (subwords: in parallel on all cores)."""
+        return [self.encode(t) for t in texts]
 
     @abstractmethod
     def token_bytes(self, i: int) -> bytes:

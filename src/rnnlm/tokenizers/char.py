@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,11 @@ class CharTokenizer(Tokenizer):
     def fit(cls, text: str) -> CharTokenizer:
         """Vocabulary = the sorted distinct characters of text."""
         return cls(sorted(set(text)))
+
+    @classmethod
+    def fit_pieces(cls, pieces: Iterable[str], **options: Any) -> CharTokenizer:
+        """fit() of the pieces' text, one piece at a time."""
+        return cls(sorted(set().union(*map(set, pieces))))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CharTokenizer:

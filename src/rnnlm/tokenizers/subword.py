@@ -7,12 +7,14 @@ included. The trained HuggingFace tokenizer is embedded in tokenizer.json as its
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
+from rnnlm.data.text import lines
 from rnnlm.errors import RnnlmError
 from rnnlm.tokenizers.base import Tokenizer
 
@@ -70,13 +72,19 @@ class SubwordTokenizer(Tokenizer):
     @classmethod
     def fit(cls, text: str, vocab_size: int = DEFAULT_SUBWORDS) -> SubwordTokenizer:
         """Train a vocab_size-token model on text (it may reach fewer; see build_tokenizer)."""
+        return cls.fit_pieces([text], vocab_size=vocab_size)
+
+    @classmethod
+    def fit_pieces(cls, pieces: Iterable[str], vocab_size: int = DEFAULT_SUBWORDS
+                   ) -> SubwordTokenizer:
+        """Train on a text given in pieces, streamed line by line into the trainer."""
         if vocab_size < MIN_SUBWORDS:
             raise RnnlmError(f"--vocab-size {vocab_size} is too small for {cls.kind}: it "
                              f"needs at least {MIN_SUBWORDS} (the byte alphabet)")
         hf = HFTokenizer(models.BPE() if cls.model_type == "BPE" else models.Unigram())
         hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         hf.decoder = decoders.ByteLevel()
-        hf.train_from_iterator(text.splitlines(keepends=True), cls.trainer(vocab_size))
+        hf.train_from_iterator(lines(pieces), cls.trainer(vocab_size))
         return cls(hf)
 
     @classmethod
@@ -107,6 +115,10 @@ class SubwordTokenizer(Tokenizer):
     def encode(self, text: str) -> np.ndarray:
         """Text → ids (the library's Rust encoder)."""
         return np.array(self._hf.encode(text).ids, dtype=np.int64)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """Texts → ids, encoded in parallel by the library."""
+        return [np.array(e.ids, dtype=np.int64) for e in self._hf.encode_batch(texts)]
 
     def token_bytes(self, i: int) -> bytes:
         """The bytes of token i."""

@@ -1,5 +1,6 @@
-"""What a training run starts from, built from its config in one pass: corpus → splits →
-tokenizer → model (fresh, fine-tuned from a checkpoint, or resumed) → batches.
+"""What a training run starts from, built from its config in one pass: corpus → prepared
+splits (data.prepared: token ids on disk, reused by later runs) → tokenizer → model (fresh,
+fine-tuned from a checkpoint, or resumed) → batches read from the prepared ids.
 
 `prepare` returns the config as the run will use it (resolved, with the tokenizer's vocabulary
 size, the corpus's sha256 and the precision chosen for the device) rather than changing the
@@ -18,16 +19,18 @@ from rnnlm.checkpoint import MODEL, load_model_dir, load_weights, resolve
 from rnnlm.config import RunConfig
 from rnnlm.data.batching import StreamBatches
 from rnnlm.data.buckets import DocumentBatches
-from rnnlm.data.corpora import Corpus, load_corpus
-from rnnlm.data.documents import Boundaries, cut_documents, encode_documents
+from rnnlm.data.corpora import load_corpus
+from rnnlm.data.documents import Boundaries, cut_documents
+from rnnlm.data.prepared import Prepared, PreparedSplit, prepare_corpus
 from rnnlm.errors import RnnlmError
-from rnnlm.inference.splits import Body, check_unchanged, describe, select, text_of
+from rnnlm.inference.splits import describe, select, text_of
 from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.models.rnn import grow_vocab
 from rnnlm.runtime import pick_device, pick_precision, reuse_freed_memory
-from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer
+from rnnlm.tokenizers import Tokenizer, load_tokenizer
 
 Weights = dict[str, torch.Tensor]
+HINT = "give more text, or change --val-fraction"
 
 
 @dataclass
@@ -39,7 +42,7 @@ class Start:
     tokenizer: Tokenizer
     model: LanguageModelNet  # on the device, with its starting weights
     batches: StreamBatches | DocumentBatches
-    val: Body  # the validation split: text (stream mode) or documents
+    val: PreparedSplit  # the validation split's ids: a stream, or documents
     split: str  # how the corpus was split, in words
 
 
@@ -47,26 +50,26 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     """Everything a run needs before its first step (a resumed run's tokenizer and weights
     come from run_dir; its optimizer and position are the trainer's to restore)."""
     config = config.resolve()
-    t, d = config.train, config.data
+    t = config.train
     device = pick_device(t.device)
     if device.type == "cpu":
         reuse_freed_memory()  # no fresh pages for every large tensor of every step
     torch.manual_seed(t.seed)
-    corpus = load_corpus(d.corpus)
-    if resuming:
-        check_unchanged(corpus, d)
-    train_body, val = split(corpus, config)
-    weights = None
+    weights, tokenizer = None, None
     if resuming:
         tokenizer = load_tokenizer(run_dir / "tokenizer.json")
     elif config.init_from:
-        config, tokenizer, weights = fine_tune_start(config, text_of(train_body))
-    else:
-        tokenizer = fit_tokenizer(d, text_of(train_body))  # from the training split only
+        train_text = text_of(select(load_corpus(config.data.corpus), config.data, "train", HINT))
+        config, tokenizer, weights = fine_tune_start(config, train_text)
+    prepared = prepare_corpus(config.data, tokenizer,
+                              config.data.corpus_sha256 if resuming else "")
+    tokenizer = prepared.tokenizer  # fitted on the training split only, unless given
+    train_split, val = split(prepared, config)
+    d = config.data
     extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size + extra),
-        data=dataclasses.replace(config.data, corpus_sha256=corpus.sha256()),
+        data=dataclasses.replace(d, corpus_sha256=prepared.sha256),
         train=dataclasses.replace(t, precision=pick_precision(t.precision, device)))
     model = build_model(config.model, device)
     if resuming:  # weights load on the CPU, before the move (see checkpoint.load_weights)
@@ -74,30 +77,32 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     elif weights is not None:
         model.load_state_dict(weights)
     model.to(device)
-    return Start(config, device, tokenizer, model, batches(config, tokenizer, train_body, device),
-                 val, f"{corpus.name}: {describe(corpus, d)}")
+    return Start(config, device, tokenizer, model, batches(config, tokenizer, train_split, device),
+                 val, f"{prepared.name}: {describe(prepared, d)}")
 
 
-def split(corpus: Corpus, config: RunConfig) -> tuple[Body, Body]:
+def split(prepared: Prepared, config: RunConfig) -> tuple[PreparedSplit, PreparedSplit]:
     """The train and validation splits, or a one-line error when the corpus is too small."""
-    hint = "give more text, or change --val-fraction"
-    train_body, val = (select(corpus, config.data, s, hint) for s in ("train", "val"))
-    if isinstance(val, str) and len(val) < 2:
-        raise RnnlmError(f"corpus {corpus.name!r} is too small to split into training and "
-                         f"validation text; {hint}")
-    return train_body, val
+    for name in ("train", "val"):
+        if not len(prepared.splits[name]):
+            raise RnnlmError(f"{prepared.name} has no {name} split here "
+                             f"({describe(prepared, config.data)}); {HINT}")
+    val = prepared.splits["val"]
+    if val.offsets is None and len(val) < 2:
+        raise RnnlmError(f"corpus {prepared.name!r} is too small to split into training and "
+                         f"validation text; {HINT}")
+    return prepared.splits["train"], val
 
 
-def batches(config: RunConfig, tokenizer: Tokenizer, body: Body, device: torch.device
+def batches(config: RunConfig, tokenizer: Tokenizer, train: PreparedSplit, device: torch.device
             ) -> StreamBatches | DocumentBatches:
     """The training batches: stream columns, or document batches (pieces with --chunk)."""
     d, seed = config.data, config.train.seed
     if d.mode == "documents":
-        seqs = encode_documents(tokenizer, body, Boundaries.after(tokenizer))
-        return DocumentBatches(cut_documents(seqs, d.max_length, d.chunk), d.batch_size, seed,
+        docs = train.documents(Boundaries.after(tokenizer))
+        return DocumentBatches(cut_documents(docs, d.max_length, d.chunk), d.batch_size, seed,
                                d.bucket, device)
-    ids = torch.as_tensor(tokenizer.encode(body), device=device)
-    return StreamBatches(ids, d.batch_size, d.seq_len, seed)
+    return StreamBatches(train.tokens, d.batch_size, d.seq_len, seed, device)
 
 
 def fine_tune_start(config: RunConfig, train_text: str

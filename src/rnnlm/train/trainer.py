@@ -176,7 +176,7 @@ class Trainer:
     def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
         """Full pass over the validation split; saves best/ on improvement and last/ always."""
         # exactly what `rnnlm eval --split val` computes
-        result = self.lm.score(self.val)
+        result = self.lm.score_prepared(self.val)
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])

@@ -1,14 +1,16 @@
-"""Named corpora: list them, fetch one, or build an arXiv corpus."""
+"""Corpora: list the registered ones, fetch one, build an arXiv corpus, or prepare one's
+token ids for training."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from rnnlm.config import Arg
+from rnnlm.config import ID_OPTIONS, Arg, DataConfig, Fields, RunConfig
 from rnnlm.data.arxiv import API_URL, build_arxiv
 from rnnlm.data.corpora import get_corpus
 from rnnlm.data.corpora import list_corpora as rows
+from rnnlm.data.prepared import Prepared, prepare_corpus
 
 
 def list_corpora() -> list[tuple[str, str, str]]:
@@ -48,3 +50,25 @@ def show_added(added: tuple[int, str]) -> None:
     """How many abstracts were added, and where."""
     count, out = added
     print(f"added {count:,} abstracts to {out} (ids in {out}.ids)")
+
+
+def prepare(corpus: Annotated[list[str], Arg("a registered corpus name, or text files/folders")],
+            *, data: Annotated[dict[str, Any] | None, Fields(DataConfig, ID_OPTIONS)] = None
+            ) -> Prepared:
+    """Tokenize a corpus's splits once into memory-mapped id files (what `rnnlm train` with
+    the same options reads; it prepares them itself on first use)."""
+    config = RunConfig(data=DataConfig(corpus=corpus, **(data or {}))).resolve()
+    return prepare_corpus(config.data)
+
+
+def show_prepared(prepared: Prepared) -> None:
+    """Where the ids are, how many per split, and how fast they were prepared."""
+    for name, split in prepared.splits.items():
+        unit = "documents" if split.offsets is not None else "ids"
+        print(f"{name:<6}{len(split):>14,} {unit:<10}{len(split.tokens):>14,} ids  "
+              f"{split.characters:>14,} characters")
+    size = sum(split.bytes for split in prepared.splits.values()) / 1e6
+    how = (f"prepared in {prepared.seconds:.1f} s ({size / max(prepared.seconds, 1e-9):.1f} "
+           f"MB/s)" if prepared.built else "already prepared (reused)")
+    print(f"{prepared.path}: {prepared.tokenizer.kind} tokenizer, "
+          f"{prepared.tokenizer.vocab_size:,} ids; {how}")

@@ -12,16 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
-from rnnlm.config import Arg, DataConfig, Fields
+from rnnlm.config import ID_OPTIONS, Arg, DataConfig, Fields
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.ngram.lm import NgramLM, TrainReport
 from rnnlm.ngram.lm import train as build
 from rnnlm.verbs import CorpusName, Documents, NgramModel, Prime, Seed, Split, TextFile
-
-# The data options an n-gram model is built with (the rest are about batches).
-DATA_OPTIONS = ("tokenizer", "vocab_size", "syllables", "word_split", "mode", "documents",
-                "val_fraction", "test_fraction")
 
 
 def train(corpus: Annotated[list[str], Arg("a registered corpus name, or text files/folders")],
@@ -29,7 +25,7 @@ def train(corpus: Annotated[list[str], Arg("a registered corpus name, or text fi
               "the ARPA file; its tokenizer and config go beside it (MODEL.arpa.tokenizer.json, "
               "MODEL.arpa.config.json)", metavar="MODEL.arpa")],
           order: Annotated[int, Arg("n of the n-grams")] = 5,
-          data: Annotated[dict[str, Any] | None, Fields(DataConfig, DATA_OPTIONS)] = None,
+          data: Annotated[dict[str, Any] | None, Fields(DataConfig, ID_OPTIONS)] = None,
           ) -> TrainReport:
     """Count a corpus's train split and write an ARPA file."""
     return build(corpus, order, out, DataConfig(**(data or {})))
