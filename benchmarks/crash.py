@@ -2,25 +2,29 @@
 each ends with the same weights as an uninterrupted run.
 
     RNNLM_DATA=../shared/data PYTHONPATH=src python benchmarks/crash.py [--kills 10]
-        [--mode stream|documents] [--steps 150] [--eval-every 5] [--seed 0] [--out DIR]
+        [--mode stream|documents] [--steps 150] [--eval-every 5] [--seed 0] [--threads 1]
+        [--out DIR]
 
 Trains the uninterrupted run, then the same command killed --kills times (aims: one `early`,
 then `write` and `between` alternating, each at a random moment; see rnnlm.bench.crash) and
 resumed after each, then resumed to the end. Prints one JSON line per kill and a summary with
 the largest weight difference, how many kills landed inside a checkpoint write, and the command.
+Each training process runs --threads threads (OMP_NUM_THREADS).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from rnnlm.bench.crash import killed_run, max_difference
+from rnnlm.bench.crash import killed_run, logged_steps, max_difference
 from rnnlm.data.corpora import mirror_dirs
 
 
@@ -56,12 +60,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--eval-every", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("runs/crash"))
     args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the training processes
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     corpus = corpus_file(args.mode, args.out)
     whole, killed = args.out / "whole", args.out / "killed"
+    start = time.monotonic()
     subprocess.run(command(corpus, whole, args.mode, args.steps, args.eval_every), check=True,
                    stdout=subprocess.DEVNULL)
     cmd = command(corpus, killed, args.mode, args.steps, args.eval_every)
@@ -70,10 +77,12 @@ def main() -> None:
     for kill in kills:
         print(json.dumps(vars(kill)))
     summary = {"mode": args.mode, "steps": args.steps, "eval_every": args.eval_every,
+               "threads": args.threads,
                "kills": len(kills), "in_write": sum(k.in_write for k in kills),
                "before_first": sum(k.before_first for k in kills),
                "max_abs_weight_difference": max_difference(whole, killed),
-               "command": " ".join(cmd[1:])}
+               "same_logged_val_steps": logged_steps(killed) == logged_steps(whole),
+               "seconds": round(time.monotonic() - start, 1), "command": " ".join(cmd[1:])}
     print(json.dumps(summary, indent=1))
 
 

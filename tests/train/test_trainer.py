@@ -15,10 +15,9 @@ import pytest
 import torch
 
 from rnnlm import runtime
-from rnnlm.bench.crash import killed_run, max_difference
+from rnnlm.bench.crash import killed_run, logged_steps, max_difference
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
-from rnnlm.train.runlog import SAMPLE_HEADER
 from rnnlm.train.trainer import Trainer, train
 from tests.conftest import DATA, doc_config, tiny_config
 from tests.train import resume_gap
@@ -116,20 +115,6 @@ def test_corpus_shorter_than_one_batch(tmp_path: Path) -> None:
     text.write_text("To be or not to be. " * 10)
     with pytest.raises(RnnlmError, match="too short.*lower --batch-size or --seq-len"):
         train(tiny_config(text), out=tmp_path / "run")
-
-
-def logged_steps(run: Path) -> dict[str, list[int]]:
-    """The steps of each validation record: metrics.jsonl, samples.txt, TensorBoard (as
-    TensorBoard reads it, the events a resume purged left out)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    events = EventAccumulator(str(run / "tensorboard"))
-    events.Reload()
-    return {"metrics": [r["step"] for r in rows if "val_bits_per_char" in r],
-            "samples": [int(m[1]) for m in SAMPLE_HEADER.finditer((run / "samples.txt")
-                                                                  .read_text())],
-            "tensorboard": [e.step for e in events.Scalars("val/bits_per_char")]}
 
 
 def test_killed_anywhere_resumes_to_the_same_weights(shakespeare_100k: Path, tmp_path: Path,

@@ -15,11 +15,16 @@ import json
 import random
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rnnlm.train.runlog import SAMPLE_HEADER
 
 AIMS = ("early", "write", "between")
 WRITES = ("last.partial", "last.old", "best.partial", "best.old")  # there only mid-write
@@ -52,11 +57,11 @@ def writing(run: Path) -> bool:
     return any((run / name).exists() for name in WRITES)
 
 
-def wait_for(condition: object, proc: subprocess.Popen, timeout: float) -> bool:
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen, timeout: float) -> bool:
     """Poll `condition()` until it holds (True) or the process ends or time runs out (False)."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(POLL_S)
     return False
@@ -70,7 +75,8 @@ def kill_once(cmd: list[str], run: Path, aim: str, rng: random.Random, timeout: 
     checkpoints and sleeps a random fraction of another."""
     before = checkpoint_step(run)
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
     try:
         if aim == "early":
             ready = wait_for(lambda: (run / "config.json").exists(), proc, timeout)
@@ -90,9 +96,12 @@ def kill_once(cmd: list[str], run: Path, aim: str, rng: random.Random, timeout: 
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         code = proc.wait()
+        errors.seek(0)
+        tail = errors.read().decode(errors="replace").strip().splitlines()[-1:]
+        errors.close()
     if code != -signal.SIGKILL:
         if code:
-            raise RuntimeError(f"{' '.join(cmd)} failed with exit status {code}")
+            raise RuntimeError(f"{' '.join(cmd)} failed (exit status {code}): {tail}")
         return None
     step = checkpoint_step(run)
     return Kill(aim, writing(run), step < 0, max(step, 0), round(time.monotonic() - start, 3))
@@ -100,9 +109,11 @@ def kill_once(cmd: list[str], run: Path, aim: str, rng: random.Random, timeout: 
 
 def killed_run(cmd: list[str], run: Path, aims: list[str], rng: random.Random,
                write_tries: int = 1) -> list[Kill]:
-    """Run `cmd` (a `rnnlm train ... --out run` command), killed once per aim (a `write` aim
-    up to `write_tries` times, until one lands inside a write) and resumed after each, then
-    resumed to its end; the kills, in order."""
+    """Run `cmd` (`python -m rnnlm train CORPUS --out run --max-steps N ...`), killed once
+    per aim (a `write` aim up to `write_tries` times, until one lands inside a write) and
+    resumed after each, then resumed to its end; the kills, in order."""
+    if unknown := set(aims) - set(AIMS):
+        raise ValueError(f"unknown aims {sorted(unknown)}; choose from {AIMS}")
     resume = [*cmd[:4], "--resume", str(run)]
     kills: list[Kill] = []
     for aim in aims:
@@ -130,3 +141,16 @@ def max_difference(a: Path, b: Path) -> float:
     if x.keys() != y.keys():
         raise ValueError(f"{a} and {b} hold different models")
     return max((x[k] - y[k]).abs().max().item() for k in x)
+
+
+def logged_steps(run: Path) -> dict[str, list[int]]:
+    """The steps of the validation records in each of a run's logs: metrics.jsonl,
+    samples.txt and TensorBoard (as TensorBoard reads it: without the events a resume purged)."""
+    rows = [json.loads(line) for line in
+            (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    samples = (run / "samples.txt").read_text(encoding="utf-8")
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    return {"metrics": [r["step"] for r in rows if "val_bits_per_char" in r],
+            "samples": [int(m[1]) for m in SAMPLE_HEADER.finditer(samples)],
+            "tensorboard": [e.step for e in events.Scalars("val/bits_per_char")]}
