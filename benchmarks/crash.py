@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnnlm.bench.crash import killed_run, logged_steps, max_difference
+from rnnlm.bench.crash import AIMS, killed_run, logged_steps, max_difference
 from rnnlm.data.corpora import mirror_dirs
 
 
@@ -75,11 +75,11 @@ def main() -> None:
     aims = ["early"] + [("write", "between")[i % 2] for i in range(args.kills - 1)]
     kills = killed_run(cmd, killed, aims, random.Random(args.seed))
     for kill in kills:
-        print(json.dumps(vars(kill)))
+        print(json.dumps({**vars(kill), "landed": kill.landed}))
     summary = {"mode": args.mode, "steps": args.steps, "eval_every": args.eval_every,
                "threads": args.threads,
-               "kills": len(kills), "in_write": sum(k.in_write for k in kills),
-               "before_first": sum(k.before_first for k in kills),
+               "kills": len(kills),
+               **{f"landed_{where}": sum(k.landed == where for k in kills) for where in AIMS},
                "max_abs_weight_difference": max_difference(whole, killed),
                "same_logged_val_steps": logged_steps(killed) == logged_steps(whole),
                "seconds": round(time.monotonic() - start, 1), "command": " ".join(cmd[1:])}

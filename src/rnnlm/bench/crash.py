@@ -41,6 +41,11 @@ class Kill:
     checkpoint_step: int  # the step of the checkpoint the resume continues from
     seconds: float  # after the process started
 
+    @property
+    def landed(self) -> str:
+        """Where it landed, as one of AIMS."""
+        return "early" if self.before_first else "write" if self.in_write else "between"
+
 
 def checkpoint_step(run: Path) -> int:
     """The step of the run's complete last/ checkpoint (of a left-over copy mid-swap), or -1."""
@@ -108,22 +113,22 @@ def kill_once(cmd: list[str], run: Path, aim: str, rng: random.Random, timeout: 
 
 
 def killed_run(cmd: list[str], run: Path, aims: list[str], rng: random.Random,
-               write_tries: int = 1) -> list[Kill]:
+               tries: int = 1) -> list[Kill]:
     """Run `cmd` (`python -m rnnlm train CORPUS --out run --max-steps N ...`), killed once
-    per aim (a `write` aim up to `write_tries` times, until one lands inside a write) and
-    resumed after each, then resumed to its end; the kills, in order."""
+    per aim (up to `tries` times, until a kill lands where it was aimed) and resumed after
+    each, then resumed to its end; the kills, in order."""
     if unknown := set(aims) - set(AIMS):
         raise ValueError(f"unknown aims {sorted(unknown)}; choose from {AIMS}")
     resume = [*cmd[:4], "--resume", str(run)]
     kills: list[Kill] = []
     for aim in aims:
-        for _ in range(write_tries if aim == "write" else 1):
+        for _ in range(tries):
             kill = kill_once(resume if (run / "config.json").exists() else cmd, run, aim, rng)
             if kill is None:
                 raise RuntimeError(f"{run} finished before kill {len(kills) + 1}; train it "
                                    f"for more steps")
             kills.append(kill)
-            if kill.in_write or aim != "write":
+            if kill.landed == aim:
                 break
     if not finished(run, cmd):  # a kill after the last checkpoint leaves nothing to do
         subprocess.run(resume, check=True, stdout=subprocess.DEVNULL)
