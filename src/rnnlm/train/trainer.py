@@ -174,28 +174,31 @@ class Trainer:
         return loss.detach(), grad_norm.detach()
 
     def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
-        """Full pass over the validation split; saves best/ on improvement and last/ always."""
+        """Full pass over the validation split; saves best/ on improvement and last/ always,
+        after its scores and sample are logged and flushed (a resume drops what lies past its
+        checkpoint, so a kill -9 neither loses nor repeats a logged step)."""
         # exactly what `rnnlm eval --split val` computes
         result = self.lm.score_prepared(self.val)
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
-        if improved:
-            self.best = val
-            self.save("best", val)
-        self.save("last", val)
-        self.last_val = val
         bar.val_bpc = val["val_bits_per_char"]
         log.log(self.step, elapsed=self.elapsed, **val)
         bar.write(f"step {self.step:>6} | {fmt_duration(self.elapsed):>8} | val "
                   f"{val['val_bits_per_char']:.4f} bits/char{' (best)' if improved else ''}")
         length = self.config.train.sample_length
-        if length:
+        if length:  # its own generator: the global RNG (dropout) is untouched
             text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
                                   seed=self.step)[0]
             log.sample(self.step, text)
             bar.write("  " + text.strip().replace("\n", "\n  "))
+        log.flush()
+        if improved:
+            self.best = val
+            self.save("best", val)
+        self.save("last", val)
+        self.last_val = val
         return val
 
     def finished(self) -> bool:
@@ -260,7 +263,8 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
     if resume:
         run_dir = Path(resume)
         config = config or run_config(run_dir)
-        recover(run_dir / "last")
+        for which in ("last", "best"):  # finish or roll back a write cut short by a crash
+            recover(run_dir / which)
         if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
             print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
             resume = None
