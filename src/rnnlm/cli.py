@@ -37,6 +37,7 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
     "corpus": {"list": ("corpus:list_corpora", "corpus:show_corpora"),
                "get": ("corpus:get", "corpus:show_paths"),
                "arxiv": ("corpus:arxiv", "corpus:show_added")},
+    "export": ("export:export", None),
     "bench": ("bench:bench", None),
     "demo": ("demo:demo", None),
 }
