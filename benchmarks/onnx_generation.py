@@ -88,32 +88,41 @@ def best_rate(fn: Callable[[int], float], streams: int, repeats: int) -> float:
     return best_of(repeats, lambda: fn(steps))
 
 
+def measure(rows: list[dict[str, object]], name: str, precision: str, streams: int,
+            fn: Callable[[int], float], repeats: int) -> None:
+    """Add the best rate of fn as a row, and print it."""
+    rate = best_rate(fn, streams, repeats)
+    unit = "chars/s" if "sample" in name else "tokens/s"
+    rows.append(dict(path=name, precision=precision, streams=streams, rate=round(rate),
+                     unit=unit))
+    print(f"{name:22} {precision:5} {streams:7} {rate:12,.0f} {unit}", flush=True)
+
+
 def run(path: Path, repeats: int) -> list[dict[str, object]]:
-    """Every measurement as a row: path, precision, streams, rate (chars/s or tokens/s)."""
+    """Every measurement as a row: path, precision, streams, rate (chars/s or tokens/s).
+    onnxruntime's rows come first and its session is closed before rnnlm's: its idle worker
+    threads spin, and would take the cores from torch's."""
     rows: list[dict[str, object]] = []
     folder = export_onnx(path, Path(tempfile.mkdtemp()) / "onnx")
+    print(f"{'path':22} {'prec':5} {'streams':>7} {'rate':>12}")
     step = session(folder)
+    for streams in STREAMS:
+        measure(rows, "onnxruntime sample", "fp32", streams,
+                lambda n, b=streams, st=step: onnx_sample_speed(folder, st, b, n), repeats)
+        measure(rows, "onnxruntime step.run", "fp32", streams,
+                lambda n, b=streams, st=step: onnx_sample_speed(folder, st, b, n, True),
+                repeats)
+    del step
     s = Sampling(temperature=TEMPERATURE)
     precisions = ["fp32"] + (["bf16"] if LanguageModel.load(path).precision == "bf16" else [])
-    models = {p: LanguageModel.load(path, device="cpu", precision=p) for p in precisions}
-    print(f"{'path':22} {'prec':5} {'streams':>7} {'rate':>12}")
-    for streams in STREAMS:
-        paths: dict[tuple[str, str], Callable[[int], float]] = {
-            ("onnxruntime sample", "fp32"):
-                lambda n, b=streams: onnx_sample_speed(folder, step, b, n),
-            ("onnxruntime step.run", "fp32"):
-                lambda n, b=streams: onnx_sample_speed(folder, step, b, n, network_only=True),
-        }
-        for p, lm in models.items():
-            paths["rnnlm sample", p] = lambda n, b=streams, lm=lm: sample_speed(lm, b, n, s)
-            paths["rnnlm Stepper.step", p] = (
-                lambda n, b=streams, lm=lm: stepper_speed(lm.model, b, n, lm.precision))
-        for (name, precision), fn in paths.items():
-            rate = best_rate(fn, streams, repeats)
-            unit = "chars/s" if "sample" in name else "tokens/s"
-            rows.append(dict(path=name, precision=precision, streams=streams,
-                             rate=round(rate), unit=unit))
-            print(f"{name:22} {precision:5} {streams:7} {rate:12,.0f} {unit}", flush=True)
+    for precision in precisions:
+        lm = LanguageModel.load(path, device="cpu", precision=precision)
+        for streams in STREAMS:
+            measure(rows, "rnnlm sample", precision, streams,
+                    lambda n, b=streams, lm=lm: sample_speed(lm, b, n, s), repeats)
+            measure(rows, "rnnlm Stepper.step", precision, streams,
+                    lambda n, b=streams, lm=lm: stepper_speed(lm.model, b, n, lm.precision),
+                    repeats)
     return rows
 
 

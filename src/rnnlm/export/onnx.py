@@ -191,8 +191,8 @@ def swap_in(partial: Path, out: Path) -> None:
 
 def export_onnx(run: str | Path, out: str | Path | None = None, checkpoint: str = "best"
                 ) -> Path:
-    """Write a run's step and sequence models, sidecar and tokenizer to `out` (default
-    RUN/onnx); returns the folder."""
+    """Write a run's step and sequence models, sidecar and tokenizer to `out` (default: onnx/
+    in the run directory, beside its checkpoints); returns the folder."""
     try:
         import onnxruntime  # noqa: F401  (the probe needs it; fail before any work)
         import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
@@ -201,7 +201,7 @@ def export_onnx(run: str | Path, out: str | Path | None = None, checkpoint: str 
     lm = LanguageModel.load(run, device="cpu", which=checkpoint, precision="fp32")
     model = lm.model.float().eval()
     progs = programs(model)
-    folder = Path(out) if out is not None else Path(run) / "onnx"
+    folder = Path(out) if out is not None else lm.path.parent / "onnx"  # beside best/, last/
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
