@@ -38,6 +38,7 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
                "get": ("corpus:get", "corpus:show_paths"),
                "arxiv": ("corpus:arxiv", "corpus:show_added"),
                "prepare": ("corpus:prepare", "corpus:show_prepared")},
+    "export": ("export:export", None),
     "bench": ("bench:bench", None),
     "demo": ("demo:demo", None),
 }

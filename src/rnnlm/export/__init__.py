@@ -1,0 +1,1 @@
+"""Models exported for runtimes without PyTorch: ONNX files and the sidecar that reads them."""
