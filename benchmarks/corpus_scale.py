@@ -95,7 +95,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, key, title in ((axes[0], "prepare_peak_rss_gb", "rnnlm corpus prepare"),
-                           (axes[1], "train_peak_rss_gb", f"rnnlm train (short run)")):
+                           (axes[1], "train_peak_rss_gb", "rnnlm train (short run)")):
         for setting in sorted({(r["tokenizer"], r["mode"]) for r in rows}):
             got = [r for r in rows if (r["tokenizer"], r["mode"]) == setting]
             ax.plot([r["megabytes"] for r in got], [r[key] for r in got], marker="o",

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnlm.inference.scoring import token_nats
+from rnnlm.data.documents import Boundaries, encode_documents
+from rnnlm.data.tokens import DocumentIds, TokenArray
+from rnnlm.inference.scoring import document_nats, document_total, token_nats, total_nats
 from rnnlm.language_model import LanguageModel
 from rnnlm.verbs.evaluate import evaluate
 
@@ -26,6 +28,22 @@ def test_columns_agree_with_one_sequential_pass(tiny_run: Path, shakespeare: str
     assert torch.allclose(parallel[:2000], sequential[:2000], atol=1e-5)  # column 0 is exact
 
 
+def test_totals_read_in_windows_equal_the_full_vectors(tiny_run: Path, shakespeare: str) -> None:
+    """The constant-memory totals that validation uses equal the per-token scores summed,
+    for a stream and for documents spread over many batches."""
+    lm = LanguageModel.load(tiny_run)
+    ids = lm.tokenizer.encode(shakespeare[-30_001:])
+    nats, count = total_nats(lm.model, TokenArray(ids), lm.device)
+    full = token_nats(lm.model, torch.as_tensor(ids))
+    assert count == len(full) and nats == pytest.approx(float(full.double().sum()), rel=1e-9)
+    docs = [line for line in shakespeare[:20_000].split("\n") if line]
+    # A stream model has no boundary ids: ids 1 and 2 stand in for BOD and EOD.
+    seqs = encode_documents(lm.tokenizer, docs, Boundaries(1, 2))
+    per_doc = document_nats(lm.model, seqs, lm.device)
+    nats, count = document_total(lm.model, DocumentIds.from_seqs(seqs), lm.device,
+                                 budget=5000 * lm.model.cfg.vocab_size)  # many batches
+    assert count == sum(len(n) for n in per_doc)
+    assert nats == pytest.approx(float(torch.cat(per_doc).double().sum()), rel=1e-9)
 
 
 def test_per_token_scores_add_up(tiny_run: Path, tmp_path: Path, shakespeare: str) -> None:

@@ -149,11 +149,11 @@ def document_nats(model: LanguageModelNet, seqs: list[np.ndarray], device: torch
 
 @torch.no_grad()
 def document_total(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
-                   precision: str = "fp32") -> tuple[float, int]:
+                   precision: str = "fp32", budget: int = 1 << 24) -> tuple[float, int]:
     """The summed nats and count of every document's predicted tokens (as document_nats),
     reading the documents a batch at a time."""
     total = 0.0
-    for _, nats, lengths in batch_nats(model, docs, device, precision):
+    for _, nats, lengths in batch_nats(model, docs, device, precision, budget):
         real = torch.arange(nats.shape[1])[None, :] < lengths[:, None]  # (B, T)
         total += float(nats[real.to(nats.device)].double().sum())
     return total, sum(int((n - 1).sum()) for n in docs.scan())
@@ -167,13 +167,13 @@ def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
     per batch, its documents, their nats (B, T) and their predicted lengths (B,)."""
     was_training = model.training
     model.eval()
-    lengths = docs.lengths  # (D,)
-    order = np.argsort(lengths, kind="stable")
+    sizes = docs.lengths  # (D,) ids per document
+    order = np.argsort(sizes, kind="stable")
     per_batch = max(1, budget // model.cfg.vocab_size)  # logits cells per forward call
     start = 0
     while start < len(order):
         end = start + 1
-        while end < len(order) and (end + 1 - start) * int(lengths[order[end]]) <= per_batch:
+        while end < len(order) and (end + 1 - start) * int(sizes[order[end]]) <= per_batch:
             end += 1
         rows = order[start:end].tolist()
         inputs, targets, lengths = pad_batch([docs.read(i) for i in rows], device)  # (B, T)
