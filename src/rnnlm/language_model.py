@@ -14,10 +14,12 @@ from rnnlm.data.documents import Boundaries, document_characters, encode_documen
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling, generate_ids
 from rnnlm.inference.scoring import (
+    WHOLE,
     EvalResult,
+    Share,
+    column_nats,
     document_nats,
     summarize,
-    token_nats,
     write_per_token,
 )
 from rnnlm.models import LanguageModelNet
@@ -134,29 +136,34 @@ class LanguageModel:
                 part.append(piece)
         return ["".join(part) for part in parts]
 
-    def score(self, text: str | list[str], per_token: str | Path | None = None) -> EvalResult:
+    def score(self, text: str | list[str], per_token: str | Path | None = None,
+              share: Share = WHOLE) -> EvalResult:
         """Full-pass scores of a text, or of documents (a list; see score_documents); the
         first token of a text is context only. Characters and bytes are those of the original
         text, so bits per character compare across tokenizers, except for the word tokenizer
-        (comparable=False): its unknown words cost one <unk>."""
+        (comparable=False): its unknown words cost one <unk>. With a share (a torchrun rank's
+        part of the pass), the scores are still the whole text's, the same to the last bit."""
+        if per_token and share.size > 1:
+            raise ValueError("per-token scores need the whole pass, not a share of it")
         if isinstance(text, list):
-            return self.score_documents(text, per_token)
+            return self.score_documents(text, per_token, share)
         encoded = self.tokenizer.encode(text)
         ids = torch.as_tensor(encoded, device=self.device)
         if len(ids) < 2:
             raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
-        nats = token_nats(self.model, ids, self.precision)
+        columns = column_nats(self.model, ids, self.precision, share=share)
         memory_guard().check()
         context = self.tokenizer.context_chars(text, encoded)
         unk = self.tokenizer.unk_id
         unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
         if per_token:
             pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
-            write_per_token(Path(per_token), pieces, nats)
-        return self._flag_lossy(summarize(nats, text[context:], unknown), text)
+            write_per_token(Path(per_token), pieces, torch.cat(columns))
+        return self._flag_lossy(summarize(share.total(columns), len(ids) - 1, text[context:],
+                                          unknown), text)
 
-    def score_documents(self, docs: list[str], per_token: str | Path | None = None
-                        ) -> EvalResult:
+    def score_documents(self, docs: list[str], per_token: str | Path | None = None,
+                        share: Share = WHOLE) -> EvalResult:
         """Scores of documents, each from a zero state after BOD, its EOD included (counted as
         one character), the way a documents model is used."""
         b = self.boundaries
@@ -164,17 +171,16 @@ class LanguageModel:
             raise RnnlmError("this model was trained in stream mode and has no document "
                              "boundary tokens; score the text without --documents")
         seqs = encode_documents(self.tokenizer, docs, b)
-        nats = document_nats(self.model, seqs, self.device, self.precision)
+        nats = document_nats(self.model, seqs, self.device, self.precision, share=share)
         memory_guard().check()
-        flat = torch.cat(nats)
         unk = self.tokenizer.unk_id
         unknown = sum(int((s[1:] == unk).sum()) for s in seqs) if unk is not None else 0
         characters, nbytes = document_characters(docs)
         if per_token:
             pieces = [self.tokenizer.decode([i]) if i != b.eod else "\n"
                       for s in seqs for i in s[1:].tolist()]
-            write_per_token(Path(per_token), pieces, flat)
-        result = EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
+            write_per_token(Path(per_token), pieces, torch.cat(nats))
+        result = EvalResult(total_nats=share.total(nats), tokens=sum(len(s) - 1 for s in seqs),
                             characters=characters, bytes=nbytes, unknown_tokens=unknown)
         return self._flag_lossy(result, "\n".join(docs))
 

@@ -1,6 +1,8 @@
 """Stream batching for truncated BPTT: the token stream is cut into `batch` parallel columns
 and read `seq_len` tokens at a time, so each column's hidden state carries to its next window
-(as in char-rnn and PyTorch's word_language_model)."""
+(as in char-rnn and PyTorch's word_language_model). Under torchrun each rank reads its own
+block of the columns (`block`), so the columns, and the data position, do not depend on
+the number of ranks."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ from rnnlm.errors import RnnlmError
 
 
 class StreamBatches:
-    """Windows (x, y) of shape (batch, seq_len), y = x shifted by one token.
+    """Windows (x, y) of shape (block, seq_len), y = x shifted by one token: the `block` of
+    the batch_size columns (default: all).
 
     Each epoch starts the columns at a fresh offset in [0, seq_len) (epoch 0 at 0), drawn from
     (seed, epoch), so windows differ between epochs while the position stays two integers.
     """
 
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int) -> None:
+    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, seed: int,
+                 block: slice = slice(None)) -> None:
         need = batch_size * (seq_len + 1)
         if len(ids) < need + seq_len:
             raise RnnlmError(
@@ -25,6 +29,7 @@ class StreamBatches:
                 f"--batch-size {batch_size} × --seq-len {seq_len} needs at least "
                 f"{need + seq_len:,}; lower --batch-size or --seq-len, or use more text")
         self.ids, self.batch_size, self.seq_len, self.seed = ids, batch_size, seq_len, seed
+        self.block = block
         self.epoch, self.step = 0, 0
         self._columns = self._make_columns(0)
 
@@ -32,7 +37,8 @@ class StreamBatches:
         rng = np.random.default_rng([self.seed, epoch])
         offset = int(rng.integers(self.seq_len)) if epoch else 0
         width = (len(self.ids) - offset) // self.batch_size
-        return self.ids[offset: offset + width * self.batch_size].view(self.batch_size, width)
+        every = self.ids[offset: offset + width * self.batch_size].view(self.batch_size, width)
+        return every[self.block]  # (block, width)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -45,7 +51,7 @@ class StreamBatches:
             self.epoch, self.step = self.epoch + 1, 0
             self._columns = self._make_columns(self.epoch)
         start = self.step * self.seq_len
-        window = self._columns[:, start: start + self.seq_len + 1]  # (B, T+1)
+        window = self._columns[:, start: start + self.seq_len + 1]  # (block, T+1)
         self.step += 1
         return window[:, :-1], window[:, 1:], self.step == 1
 

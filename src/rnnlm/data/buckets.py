@@ -6,6 +6,10 @@ each batch row (a slot) reads one document piece by piece and then the next docu
 shuffled queue, so every batch mixes beginnings, middles and ends as stream mode does, and a
 piece starts from the state its document's previous piece ended in (detached: truncated
 BPTT across pieces).
+
+Under torchrun every rank plans the same batches and trains its own `block` of their rows
+(slots, whose documents and carried states stay with it), so the position is the same on
+every rank and does not depend on their number.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ from rnnlm.models.state import IGNORE, State, map_state
 
 @dataclass
 class DocBatch:
-    """One padded batch: inputs and targets (B, T), real lengths (B,), and which
-    (document, piece) each row is."""
+    """One padded batch: inputs and targets (B, T), real lengths (B,), which (document,
+    piece) each row is, and the real tokens of the whole batch (every rank's rows)."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
     lengths: torch.Tensor  # on the CPU, as pack_padded_sequence wants
     keys: list[tuple[int, int]]
+    tokens: int
+
+
+Key = tuple[int, int] | None  # (document, piece), or None: an empty slot at an epoch's end
+NOTHING = np.array([0, IGNORE])  # the one row of a rank whose block is empty this step: no loss
 
 
 def pad_batch(seqs: list[np.ndarray], device: torch.device | str = "cpu"
@@ -47,14 +56,15 @@ class DocumentBatches:
     """Epochs of DocBatch; the position is (epoch, step) plus the states carried by --chunk."""
 
     def __init__(self, pieces: list[list[np.ndarray]], batch_size: int, seed: int,
-                 bucketed: bool = True, device: torch.device | str = "cpu") -> None:
+                 bucketed: bool = True, device: torch.device | str = "cpu",
+                 block: slice = slice(None)) -> None:
         self.pieces, self.batch_size, self.seed = pieces, batch_size, seed
-        self.bucketed, self.device = bucketed, device
+        self.bucketed, self.device, self.block = bucketed, device, block
         self.max_pieces = max(len(p) for p in pieces)
         self.carried: dict[int, State] = {}  # document → state after its last piece
         self.seek(0, 0)
 
-    def plan(self, epoch: int) -> list[list[tuple[int, int]]]:
+    def plan(self, epoch: int) -> list[list[Key]]:
         """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
         if self.max_pieces > 1:
@@ -65,22 +75,23 @@ class DocumentBatches:
         cut = [keys[i: i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
         return [cut[i] for i in rng.permutation(len(cut))]
 
-    def _slot_plan(self, rng: np.random.Generator) -> list[list[tuple[int, int]]]:
-        """Chunked documents: each row reads its document's pieces in order, then takes the
-        next document from a shuffled queue; the epoch ends when the queue and rows are empty."""
+    def _slot_plan(self, rng: np.random.Generator) -> list[list[Key]]:
+        """Chunked documents: each slot (row) reads its document's pieces in order, then takes
+        the next document from a shuffled queue; the epoch ends when the queue and slots are
+        empty. Every batch lists all batch_size slots, None where a slot is empty."""
         queue = rng.permutation(len(self.pieces)).tolist()[::-1]  # pop() takes the next one
         slots: list[tuple[int, int] | None] = [None] * self.batch_size  # (document, piece)
         batches = []
         while True:
-            keys = []
+            keys: list[Key] = []
             for i, slot in enumerate(slots):
                 if slot is None or slot[1] == len(self.pieces[slot[0]]):
                     slot = (queue.pop(), 0) if queue else None
+                keys.append(slot)
                 if slot is not None:
-                    keys.append(slot)
                     slot = (slot[0], slot[1] + 1)
                 slots[i] = slot
-            if not keys:
+            if not any(keys):
                 return batches
             batches.append(keys)
 
@@ -88,18 +99,21 @@ class DocumentBatches:
         """Share of the batch cells of an epoch that are padding."""
         real = cells = 0
         for keys in self.plan(epoch):
-            lengths = [len(self.pieces[d][r]) - 1 for d, r in keys]
+            lengths = [len(self.pieces[k[0]][k[1]]) - 1 for k in keys if k is not None]
             real, cells = real + sum(lengths), cells + len(keys) * max(lengths)
         return 1 - real / cells
 
     def next(self) -> tuple[DocBatch, bool]:
-        """The next batch, and whether it starts an epoch."""
+        """The next batch (this block of its rows), and whether it starts an epoch."""
         if self.step >= len(self._plan):
             self.seek(self.epoch + 1, 0)
-        keys = self._plan[self.step]
+        every = self._plan[self.step]
         self.step += 1
-        inputs, targets, lengths = pad_batch([self.pieces[d][r] for d, r in keys], self.device)
-        return DocBatch(inputs, targets, lengths, keys), self.step == 1
+        tokens = sum(len(self.pieces[k[0]][k[1]]) - 1 for k in every if k is not None)
+        keys = [k for k in every[self.block] if k is not None]
+        seqs = [self.pieces[d][r] for d, r in keys] or [NOTHING]
+        inputs, targets, lengths = pad_batch(seqs, self.device)
+        return DocBatch(inputs, targets, lengths, keys, tokens), self.step == 1
 
     def initial_state(self, batch: DocBatch) -> State | None:
         """Zeros, except rows that continue a document: the state its last piece ended in."""
@@ -152,11 +166,23 @@ class DocumentBatches:
         return out
 
     def load_carried(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Inverse of carried_tensors."""
+        """Inverse of carried_tensors (of every rank's, merged): the states of this block's
+        documents, those continuing in its rows of the next batch."""
         self.carried.clear()
-        if "carry.docs" not in tensors:
+        if "carry.docs" not in tensors or self.step >= len(self._plan):
             return
+        mine = {k[0] for k in self._plan[self.step][self.block] if k is not None}
         parts = sorted(k for k in tensors if k.startswith("carry.") and k != "carry.docs")
         for n, d in enumerate(tensors["carry.docs"].tolist()):
-            rows = tuple(tensors[k][:, n].to(self.device) for k in parts)  # (L, H) each
-            self.carried[d] = rows if len(rows) > 1 else rows[0]
+            if d in mine:
+                rows = tuple(tensors[k][:, n].to(self.device) for k in parts)  # (L, H) each
+                self.carried[d] = rows if len(rows) > 1 else rows[0]
+
+
+def merge_carried(ranks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The carried_tensors of every rank as one set (documents on dim 0, states on dim 1)."""
+    found = [t for t in ranks if t]
+    if not found:
+        return {}
+    return {k: torch.cat([t[k] for t in found], dim=0 if k == "carry.docs" else 1)
+            for k in found[0]}

@@ -26,6 +26,7 @@ from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.models.rnn import grow_vocab
 from rnnlm.runtime import pick_device, pick_precision, reuse_freed_memory
 from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer
+from rnnlm.train.distributed import ALONE, World
 
 Weights = dict[str, torch.Tensor]
 
@@ -43,12 +44,14 @@ class Start:
     split: str  # how the corpus was split, in words
 
 
-def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
+def prepare(config: RunConfig, run_dir: Path, resuming: bool, world: World = ALONE
+            ) -> Start:
     """Everything a run needs before its first step (a resumed run's tokenizer and weights
-    come from run_dir; its optimizer and position are the trainer's to restore)."""
+    come from run_dir; its optimizer and position are the trainer's to restore), for this
+    rank of the world: its device and its block of the batch's columns."""
     config = config.resolve()
     t, d = config.train, config.data
-    device = pick_device(t.device)
+    device = world.place(pick_device(t.device))
     if device.type == "cpu":
         reuse_freed_memory()  # no fresh pages for every large tensor of every step
     torch.manual_seed(t.seed)
@@ -62,7 +65,8 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     elif config.init_from:
         config, tokenizer, weights = fine_tune_start(config, text_of(train_body))
     else:
-        tokenizer = fit_tokenizer(d, text_of(train_body))  # from the training split only
+        tokenizer = world.broadcast(  # from the training split only, fitted once (rank 0)
+            fit_tokenizer(d, text_of(train_body)) if world.main else None)
     extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
     config = dataclasses.replace(
         config, model=dataclasses.replace(config.model, vocab_size=tokenizer.vocab_size + extra),
@@ -74,7 +78,8 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     elif weights is not None:
         model.load_state_dict(weights)
     model.to(device)
-    return Start(config, device, tokenizer, model, batches(config, tokenizer, train_body, device),
+    return Start(config, device, tokenizer, model,
+                 batches(config, tokenizer, train_body, device, world.block(d.batch_size)),
                  val, f"{corpus.name}: {describe(corpus, d)}")
 
 
@@ -88,16 +93,17 @@ def split(corpus: Corpus, config: RunConfig) -> tuple[Body, Body]:
     return train_body, val
 
 
-def batches(config: RunConfig, tokenizer: Tokenizer, body: Body, device: torch.device
-            ) -> StreamBatches | DocumentBatches:
-    """The training batches: stream columns, or document batches (pieces with --chunk)."""
+def batches(config: RunConfig, tokenizer: Tokenizer, body: Body, device: torch.device,
+            block: slice = slice(None)) -> StreamBatches | DocumentBatches:
+    """The training batches, or the block of their columns (rows) one rank trains: stream
+    columns, or document batches (pieces with --chunk)."""
     d, seed = config.data, config.train.seed
     if d.mode == "documents":
         seqs = encode_documents(tokenizer, body, Boundaries.after(tokenizer))
         return DocumentBatches(cut_documents(seqs, d.max_length, d.chunk), d.batch_size, seed,
-                               d.bucket, device)
+                               d.bucket, device, block)
     ids = torch.as_tensor(tokenizer.encode(body), device=device)
-    return StreamBatches(ids, d.batch_size, d.seq_len, seed)
+    return StreamBatches(ids, d.batch_size, d.seq_len, seed, block)
 
 
 def fine_tune_start(config: RunConfig, train_text: str
