@@ -83,6 +83,7 @@ class Trainer:
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
         self.last_val: dict[str, float] = {}
+        self.trained_on = world.size  # how many processes wrote the checkpoint resumed from
         world.seed(t.seed)
         if resuming:
             self.restore(run_dir / "last")
@@ -113,7 +114,7 @@ class Trainer:
             self.batches.load_carried(tensors)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.tokens_seen, self.best = state["tokens_seen"], state["best"]
-        self.last_val = state["val"]
+        self.last_val, self.trained_on = state["val"], state.get("world_size", 1)
 
     def save(self, which: str, val: dict[str, float]) -> None:
         """Write last/ (everything needed to resume) or best/ (weights only); every rank
@@ -184,20 +185,20 @@ class Trainer:
 
     def validate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
         """Full pass over the validation split (each rank scores its share; the sums are the
-        whole pass's); saves best/ on improvement and last/ always; rank 0 reports."""
+        whole pass's); rank 0 reports it, then saves best/ on improvement and last/ always."""
         # exactly what `rnnlm eval --split val` computes
         result = self.lm.score(self.val, share=self.world.share())
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
+        if log is not None and bar is not None:
+            self.report(val, improved, log, bar)
         if improved:
             self.best = val
             self.save("best", val)
         self.save("last", val)
         self.last_val = val
-        if log is not None and bar is not None:
-            self.report(val, improved, log, bar)
         return val
 
     def report(self, val: dict[str, float], improved: bool, log: RunLog, bar: Progress) -> None:
@@ -316,6 +317,10 @@ def announce(trainer: Trainer, resuming: bool, restart_schedule: bool) -> None:
     print(f"data: {trainer.split}\nlr schedule: {trainer.schedule.describe()}"
           + ("; resuming keeps it (--restart-schedule starts a new cycle over the budget "
              "added)" if resuming and not restart_schedule else ""))
+    if trainer.trained_on != world.size:
+        print(f"resuming a run of {trainer.trained_on} process(es) on {world.size}: the same "
+              f"data position and column states; the float sums of the gradients (and dropout "
+              f"masks) differ from an unchanged run's (docs/distributed.md)")
 
 
 def train(config: RunConfig | None = None, out: str | Path | None = None,
