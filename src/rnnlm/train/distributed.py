@@ -36,7 +36,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
-    host: Any = None  # the gloo group for values on the host (the default group on CPUs)
+    host: dist.ProcessGroup | None = None  # gloo, for values on the host (None: the default)
 
     @property
     def main(self) -> bool:
@@ -53,9 +53,12 @@ class World:
             device.type == "cuda" else device
 
     def check_rows(self, batch_size: int, mode: str) -> None:
-        """A one-line error unless the --batch-size columns split evenly over the ranks."""
+        """A one-line error unless the --batch-size columns split evenly over the ranks
+        (printed once per node: the other ranks exit with its status, silently)."""
         if batch_size % self.size == 0:
             return
+        if self.local_rank:
+            raise SystemExit(2)
         what = "stream columns" if mode == "stream" else "document rows"
         divisors = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
         fits = " or ".join([", ".join(divisors[:-1]), divisors[-1]] if len(divisors) > 1
