@@ -337,7 +337,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
     world = distributed.join(pick_device(config.train.device))
     trainer = None
     try:
-        world.check_rows(data.batch_size, data.mode or "stream")
+        world.check_rows(data.batch_size, data.mode)
         run_dir, resuming = world.broadcast(
             place_run(config, out, resume, restart_schedule) if world.main else None)
         trainer = Trainer(config, run_dir, resuming, restart_schedule, world)
