@@ -8,6 +8,8 @@ then a short `rnnlm train` (peak RSS) on the prepared ids, for corpora of 10 MB,
 The corpora are the shared text corpora concatenated (prose, abstracts, Penn Treebank,
 WikiText, C, LaTeX) and repeated to each size, written to OUT and deleted afterwards with
 their prepared ids (a private RNNLM_HOME). Every command runs alone under /usr/bin/time -v.
+The last 200 kB of each corpus (documents mode: as many documents) are its validation split,
+so the validation pass (windowed, like training) costs the same at every size.
 Writes OUT/corpus-scale.json and, with matplotlib, OUT/corpus-scale.png.
 """
 
@@ -28,6 +30,7 @@ SOURCES = ("tiny-shakespeare/input.txt", "arxiv-abstracts/abstracts.txt",
            "penn-treebank/ptb.train.txt", "wikitext-2/wiki.valid.tokens",
            "latex-stacks-project", "c-code-mt76")
 MB = 1_000_000
+VAL_BYTES = 200_000  # held out at every size, so each run's validation pass costs the same
 
 
 def source_text(data: Path) -> str:
@@ -71,7 +74,8 @@ def timed(args: list[str], env: dict[str, str]) -> dict[str, float]:
 def measure(corpus: Path, tokenizer: str, mode: str, steps: int, home: Path) -> dict:
     """Prepare then train one configuration; its figures."""
     env = {**os.environ, "RNNLM_HOME": str(home), "RNNLM_OFFLINE": "1"}
-    options = ["--tokenizer", tokenizer, "--val-fraction", "0.01"]
+    val = f"{VAL_BYTES / corpus.stat().st_size:.6f}"  # the same validation text at every size
+    options = ["--tokenizer", tokenizer, "--val-fraction", val]
     if mode == "documents":
         options += ["--documents", "lines"]
     prep = timed(["corpus", "prepare", str(corpus), *options], env)

@@ -12,15 +12,18 @@ from rnnlm.checkpoint import load_model_dir, resolve
 from rnnlm.config import RunConfig
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.data.prepared import PreparedSplit
+from rnnlm.data.tokens import DocumentIds, TokenArray
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling, generate_ids
 from rnnlm.inference.scoring import (
+    WHOLE,
     EvalResult,
+    Share,
+    column_totals,
     document_nats,
-    document_total,
+    document_totals,
     summarize,
     token_nats,
-    total_nats,
     write_per_token,
 )
 from rnnlm.models import LanguageModelNet
@@ -148,15 +151,16 @@ class LanguageModel:
         ids = torch.as_tensor(encoded, device=self.device)
         if len(ids) < 2:
             raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
-        nats = token_nats(self.model, ids, self.precision)
-        memory_guard().check()
+        total = WHOLE.total(column_totals(self.model, TokenArray(encoded), self.device,
+                                          self.precision))
         context = self.tokenizer.context_chars(text, encoded)
         unk = self.tokenizer.unk_id
         unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
         if per_token:
             pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
-            write_per_token(Path(per_token), pieces, nats)
-        return self._flag_lossy(summarize(nats, text[context:], unknown), text)
+            write_per_token(Path(per_token), pieces, token_nats(self.model, ids, self.precision))
+        memory_guard().check()
+        return self._flag_lossy(summarize(total, len(ids) - 1, text[context:], unknown), text)
 
     def score_documents(self, docs: list[str], per_token: str | Path | None = None
                         ) -> EvalResult:
@@ -167,34 +171,42 @@ class LanguageModel:
             raise RnnlmError("this model was trained in stream mode and has no document "
                              "boundary tokens; score the text without --documents")
         seqs = encode_documents(self.tokenizer, docs, b)
-        nats = document_nats(self.model, seqs, self.device, self.precision)
-        memory_guard().check()
-        flat = torch.cat(nats)
+        total = WHOLE.total(document_totals(self.model, DocumentIds.from_seqs(seqs),
+                                            self.device, self.precision))
         unk = self.tokenizer.unk_id
         unknown = sum(int((s[1:] == unk).sum()) for s in seqs) if unk is not None else 0
         characters, nbytes = document_characters(docs)
         if per_token:
             pieces = [self.tokenizer.decode([i]) if i != b.eod else "\n"
                       for s in seqs for i in s[1:].tolist()]
-            write_per_token(Path(per_token), pieces, flat)
-        result = EvalResult(total_nats=float(flat.double().sum()), tokens=len(flat),
+            nats = document_nats(self.model, seqs, self.device, self.precision)
+            write_per_token(Path(per_token), pieces, torch.cat(nats))
+        memory_guard().check()
+        result = EvalResult(total_nats=total, tokens=sum(len(s) - 1 for s in seqs),
                             characters=characters, bytes=nbytes, unknown_tokens=unknown)
         return self._flag_lossy(result, "\n".join(docs))
 
-    def score_prepared(self, split: PreparedSplit) -> EvalResult:
+    def score_prepared(self, split: PreparedSplit, share: Share = WHOLE) -> EvalResult:
         """The same scores as score() of a prepared split's text or documents, read from its
-        ids a window at a time (memory independent of the split's size)."""
+        ids a window at a time (memory independent of the split's size). With a share (a
+        torchrun rank's part of the pass), the scores are still the whole split's, the same
+        to the last bit."""
         if split.offsets is None:
-            total, tokens = total_nats(self.model, split.tokens, self.device, self.precision)
+            totals = column_totals(self.model, split.tokens, self.device, self.precision,
+                                   share=share)
+            tokens = len(split.tokens) - 1
         else:
             b = self.boundaries
             if b is None:
                 raise RnnlmError("this model was trained in stream mode and has no document "
                                  "boundary tokens; score the split as text")
-            total, tokens = document_total(self.model, split.documents(b), self.device,
-                                           self.precision)
+            docs = split.documents(b)
+            totals = document_totals(self.model, docs, self.device, self.precision,
+                                     share=share)
+            tokens = sum(int((n - 1).sum()) for n in docs.scan())
         memory_guard().check()
-        result = EvalResult(total_nats=total, tokens=tokens, characters=split.characters,
+        result = EvalResult(total_nats=share.total(totals), tokens=tokens,
+                            characters=split.characters,
                             bytes=split.bytes, unknown_tokens=split.unknown)
         if not self.tokenizer.lossless:  # the share of scored tokens that are <unk>
             result.oov_rate, result.comparable = split.unknown / tokens, False

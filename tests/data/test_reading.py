@@ -76,3 +76,13 @@ def test_files_decode_in_blocks_with_the_strict_errors(tmp_path: Path) -> None:
     with pytest.raises(RnnlmError, match="not UTF-8 text: byte 0xff at byte offset 2"):
         "".join(file_blocks([b]))
     assert "".join(between(iter(["abc", "def", "gh"]), 2, 7)) == "cdefg"
+
+
+def test_pieces_end_at_the_nearest_place_to_cut() -> None:
+    """Where safe places are rare (indented code), a piece ends at the next one, not at the
+    last one of everything read so far."""
+    unit = "  code line\n" * 400 + "word\nnext "  # one safe place per 4,810 characters
+    text = unit * 20
+    pieces = list(recut(iter([text]), safe_cut, size=1000))
+    assert "".join(pieces) == text and len(pieces) >= 19
+    assert max(map(len, pieces)) <= 2 * len(unit)

@@ -6,6 +6,10 @@ each batch row (a slot) reads one document piece by piece and then the next docu
 shuffled queue, so every batch mixes beginnings, middles and ends as stream mode does, and a
 piece starts from the state its document's previous piece ended in (detached: truncated
 BPTT across pieces).
+
+Under torchrun every rank plans the same batches and trains its own `block` of their rows
+(slots, whose documents and carried states stay with it), so the position is the same on
+every rank and does not depend on their number.
 """
 
 from __future__ import annotations
@@ -22,13 +26,18 @@ from rnnlm.models.state import IGNORE, State, map_state
 
 @dataclass
 class DocBatch:
-    """One padded batch: inputs and targets (B, T), real lengths (B,), and which
-    (document, piece) each row is."""
+    """One padded batch: inputs and targets (B, T), real lengths (B,), which (document,
+    piece) each row is, and the real tokens of the whole batch (every rank's rows)."""
 
     inputs: torch.Tensor
     targets: torch.Tensor
     lengths: torch.Tensor  # on the CPU, as pack_padded_sequence wants
     keys: list[tuple[int, int]]
+    tokens: int
+
+
+Key = tuple[int, int] | None  # (document, piece), or None: an empty slot at an epoch's end
+NOTHING = np.array([0, IGNORE])  # the one row of a rank whose block is empty this step: no loss
 
 
 def pad_batch(seqs: list[np.ndarray], device: torch.device | str = "cpu"
@@ -60,14 +69,15 @@ class DocumentBatches:
     """
 
     def __init__(self, pieces: DocumentPieces, batch_size: int, seed: int,
-                 bucketed: bool = True, device: torch.device | str = "cpu") -> None:
+                 bucketed: bool = True, device: torch.device | str = "cpu",
+                 block: slice = slice(None)) -> None:
         self.pieces, self.batch_size, self.seed = pieces, batch_size, seed
-        self.bucketed, self.device = bucketed, device
+        self.bucketed, self.device, self.block = bucketed, device, block
         self.max_pieces = pieces.max_count
         self.carried: dict[int, State] = {}  # document → state after its last piece
         self.seek(0, 0)
 
-    def plan(self, epoch: int) -> Iterator[list[tuple[int, int]]]:
+    def plan(self, epoch: int) -> Iterator[list[Key]]:
         """The epoch's batches as (document, piece) keys, a function of (seed, epoch)."""
         rng = np.random.default_rng([self.seed, epoch])
         order = _permutation(rng, len(self.pieces))
@@ -80,24 +90,24 @@ class DocumentBatches:
         for i in _permutation(rng, -(-len(order) // b)):
             yield [(d, 0) for d in order[i * b: (i + 1) * b].tolist()]
 
-    def _slot_plan(self, order: np.ndarray) -> Iterator[list[tuple[int, int]]]:
-        """Chunked documents: each row reads its document's pieces in order, then takes the
-        next document of the shuffled order; the epoch ends when the order and rows are
-        empty."""
+    def _slot_plan(self, order: np.ndarray) -> Iterator[list[Key]]:
+        """Chunked documents: each slot (row) reads its document's pieces in order, then
+        takes the next document of the shuffled order; the epoch ends when the order and
+        slots are empty. Every batch lists all batch_size slots, None where a slot is empty."""
         queue = (d for start in range(0, len(order), 4096)
                  for d in order[start: start + 4096].tolist())
         slots: list[tuple[int, int] | None] = [None] * self.batch_size  # (document, piece)
         while True:
-            keys = []
+            keys: list[Key] = []
             for i, slot in enumerate(slots):
                 if slot is None or slot[1] == self.pieces.count(slot[0]):
                     d = next(queue, None)
                     slot = None if d is None else (d, 0)
+                keys.append(slot)
                 if slot is not None:
-                    keys.append(slot)
                     slot = (slot[0], slot[1] + 1)
                 slots[i] = slot
-            if not keys:
+            if not any(keys):
                 return
             yield keys
 
@@ -105,20 +115,22 @@ class DocumentBatches:
         """Share of the batch cells of an epoch that are padding."""
         real = cells = 0
         for keys in self.plan(epoch):
-            lengths = [self.pieces.length(d, r) - 1 for d, r in keys]
+            lengths = [self.pieces.length(*k) - 1 for k in keys if k is not None]
             real, cells = real + sum(lengths), cells + len(keys) * max(lengths)
         return 1 - real / cells
 
     def next(self) -> tuple[DocBatch, bool]:
-        """The next batch, and whether it starts an epoch."""
-        keys = next(self._plan, None)
-        if keys is None:
+        """The next batch (this block of its rows), and whether it starts an epoch."""
+        if self._upcoming is None:
             self.seek(self.epoch + 1, 0)
-            keys = next(self._plan)
+        every = self._upcoming
+        self._upcoming = next(self._plan, None)
         self.step += 1
-        inputs, targets, lengths = pad_batch([self.pieces.piece(d, r) for d, r in keys],
-                                             self.device)
-        return DocBatch(inputs, targets, lengths, keys), self.step == 1
+        tokens = sum(self.pieces.length(*k) - 1 for k in every if k is not None)
+        keys = [k for k in every[self.block] if k is not None]
+        seqs = [self.pieces.piece(d, r) for d, r in keys] or [NOTHING]
+        inputs, targets, lengths = pad_batch(seqs, self.device)
+        return DocBatch(inputs, targets, lengths, keys, tokens), self.step == 1
 
     def initial_state(self, batch: DocBatch) -> State | None:
         """Zeros, except rows that continue a document: the state its last piece ended in."""
@@ -156,7 +168,8 @@ class DocumentBatches:
         self.epoch, self.step = epoch, step
         self._plan = self.plan(epoch)
         for _ in range(step):  # replay the plan's integers up to the position
-            next(self._plan)
+            next(self._plan, None)
+        self._upcoming = next(self._plan, None)  # the next batch's keys
         if step == 0:
             self.carried.clear()
 
@@ -173,11 +186,23 @@ class DocumentBatches:
         return out
 
     def load_carried(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Inverse of carried_tensors."""
+        """Inverse of carried_tensors (of every rank's, merged): the states of this block's
+        documents, those continuing in its rows of the next batch."""
         self.carried.clear()
-        if "carry.docs" not in tensors:
+        if "carry.docs" not in tensors or self._upcoming is None:
             return
+        mine = {k[0] for k in self._upcoming[self.block] if k is not None}
         parts = sorted(k for k in tensors if k.startswith("carry.") and k != "carry.docs")
         for n, d in enumerate(tensors["carry.docs"].tolist()):
-            rows = tuple(tensors[k][:, n].to(self.device) for k in parts)  # (L, H) each
-            self.carried[d] = rows if len(rows) > 1 else rows[0]
+            if d in mine:
+                rows = tuple(tensors[k][:, n].to(self.device) for k in parts)  # (L, H) each
+                self.carried[d] = rows if len(rows) > 1 else rows[0]
+
+
+def merge_carried(ranks: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The carried_tensors of every rank as one set (documents on dim 0, states on dim 1)."""
+    found = [t for t in ranks if t]
+    if not found:
+        return {}
+    return {k: torch.cat([t[k] for t in found], dim=0 if k == "carry.docs" else 1)
+            for k in found[0]}

@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import itertools
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -43,7 +44,9 @@ from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer, save_toke
 
 FORMAT = 1  # bump when the files' layout changes
 SPLIT_NAMES = ("train", "val", "test")
-BATCH = 16  # pieces (or document lists) encoded per encode_batch call
+# Pieces encoded per encode_batch call: enough for every core, few enough that the library's
+# per-token objects (ids, offsets, strings) stay small.
+BATCH = 4 * (os.cpu_count() or 1)
 
 
 @dataclass
@@ -246,8 +249,8 @@ def _write_documents(doc_lists: Iterator[list[str]], tok: Tokenizer, dtype: np.d
     lengths, characters, nbytes, unknown = [], 0, 0, 0
     with open(stem.with_suffix(".bin"), "wb") as f:
         for docs in doc_lists:
-            for start in range(0, len(docs), BATCH * 64):
-                group = docs[start: start + BATCH * 64]
+            for start in range(0, len(docs), BATCH * 16):
+                group = docs[start: start + BATCH * 16]
                 for doc, ids in zip(group, tok.encode_batch(group), strict=True):
                     ids.astype(dtype).tofile(f)
                     lengths.append(len(ids))

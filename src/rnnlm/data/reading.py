@@ -20,7 +20,7 @@ from rnnlm.data.documents import BLANK_LINES, documents_in
 from rnnlm.data.text import read_text
 
 BLOCK = 8 << 20  # bytes read from a file at a time
-PIECE = 1 << 20  # characters per piece handed to a tokenizer
+PIECE = 1 << 16  # characters per piece handed to a tokenizer
 
 Blocks = Callable[[], Iterator[str]]  # a corpus part, readable again from its start
 
@@ -104,7 +104,9 @@ def recut(blocks: Iterable[str], cut: Callable[[str], int], size: int = PIECE
         buffer += block
         start = 0
         while len(buffer) - start >= size:
-            at = cut(buffer[start: start + size]) or cut(buffer[start:])
+            at, width = 0, size
+            while not at and width < 2 * (len(buffer) - start):  # the nearest place to cut
+                at, width = cut(buffer[start: start + width]), 2 * width
             if not at:
                 break  # no place to cut yet: read on
             yield buffer[start: start + at]

@@ -5,12 +5,16 @@ The first token is context only (nothing precedes it), so a text of N tokens sco
 For speed the text is cut into contiguous columns scored in parallel; each column first
 reads the `burn_in` tokens before it (not scored), so no scored token starts from a cold
 state except those at the very start of the text.
+
+A pass can be shared out (a `Share`: one rank of a torchrun job scores its block of columns,
+or its documents): totals are kept per column or document, in float64, and summed exactly
+rounded (math.fsum), so the shared pass equals the single-process one to the last bit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
 from rnnlm.models import LanguageModelNet
 from rnnlm.models.state import State, map_state
-from rnnlm.runtime import autocast
+from rnnlm.runtime import autocast, memory_guard
 
 LN2 = math.log(2)
 
@@ -71,6 +75,32 @@ class EvalResult:
         return d
 
 
+def _whole(totals: torch.Tensor) -> torch.Tensor:
+    return totals
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of a full pass this process scores: part `rank` of `size` (default: all of
+    it); `combine` adds the parts' per-unit totals (zeros outside each part) over the ranks."""
+
+    rank: int = 0
+    size: int = 1
+    combine: Callable[[torch.Tensor], torch.Tensor] = _whole
+
+    def block(self, n: int) -> range:
+        """This part's contiguous block of n units (columns)."""
+        return range(n * self.rank // self.size, n * (self.rank + 1) // self.size)
+
+    def total(self, totals: torch.Tensor) -> float:
+        """Σ nats over every unit of the pass, given this part's per-unit float64 totals
+        (zeros outside it): the same float whatever the parts (an exactly rounded sum)."""
+        return math.fsum(self.combine(totals).tolist())
+
+
+WHOLE = Share()
+
+
 def _forward(model: LanguageModelNet, ids: torch.Tensor, state: State | None, precision: str
              ) -> tuple[torch.Tensor, State]:
     with autocast(ids.device, precision):
@@ -83,55 +113,68 @@ def token_nats(model: LanguageModelNet, ids: torch.Tensor, precision: str = "fp3
                columns: int = 32, burn_in: int = 256, window: int = 512) -> torch.Tensor:
     """-ln p(ids[i] | ids[:i]) for i = 1 .. N-1, as a float32 tensor of N-1 values (nats)."""
     tokens = TokenArray(ids.cpu().numpy())
-    out = [nats for _, nats in column_nats(model, tokens, ids.device, precision, columns,
-                                           burn_in, window)]  # (K, w) each
+    out = [nats for _, _, nats in column_windows(model, tokens, ids.device, precision,
+                                                 columns, burn_in, window)]  # (K, w) each
     return torch.cat(out, dim=1).reshape(-1)[: len(ids) - 1].cpu()
 
 
 @torch.no_grad()
-def total_nats(model: LanguageModelNet, tokens: Tokens, device: torch.device,
-               precision: str = "fp32") -> tuple[float, int]:
-    """The summed nats and the count of ids[1:], the same numbers as token_nats, read from
-    `tokens` a window at a time (memory independent of the text's length)."""
-    total, scored = 0.0, len(tokens) - 1
-    for valid, nats in column_nats(model, tokens, device, precision):
-        total += float(nats[valid].double().sum())
-    return total, scored
+def column_totals(model: LanguageModelNet, tokens: Tokens, device: torch.device,
+                  precision: str = "fp32", share: Share = WHOLE) -> torch.Tensor:
+    """Per column of the pass, its scored tokens' summed nats (float64; zeros outside the
+    share), read from `tokens` a window at a time: memory independent of the text's length.
+    A column's total is the same whichever other columns share its batch."""
+    totals = torch.zeros(column_count(len(tokens)), dtype=torch.float64)
+    for mine, valid, nats in column_windows(model, tokens, device, precision, share=share):
+        totals[mine.start: mine.stop] += (nats * valid).double().sum(1).cpu()  # (K',)
+    return totals
 
 
-def column_nats(model: LanguageModelNet, tokens: Tokens, device: torch.device,
-                precision: str = "fp32", columns: int = 32, burn_in: int = 256,
-                window: int = 512) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Per window of the column layout (module docstring): which entries are real tokens
-    (K, w) and their nats (K, w); column c holds positions 1 + c*length ...."""
+def column_count(n: int, columns: int = 32, burn_in: int = 256) -> int:
+    """How many columns a pass over n ids uses (each worth its burn-in)."""
+    if n < 2:
+        raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
+    return max(1, min(columns, (n - 1) // max(1, 4 * burn_in)))
+
+
+def column_windows(model: LanguageModelNet, tokens: Tokens, device: torch.device,
+                   precision: str = "fp32", columns: int = 32, burn_in: int = 256,
+                   window: int = 512, share: Share = WHOLE
+                   ) -> Iterator[tuple[range, torch.Tensor, torch.Tensor]]:
+    """Per window of the pass over the share's columns (module docstring): those columns,
+    which entries are real tokens (K', w) and their nats (K', w); column c holds positions
+    1 + c*length .... A column's numbers do not depend on which columns share its batch."""
     was_training = model.training
     model.eval()
     n = len(tokens)
-    if n < 2:
-        raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
+    k = column_count(n, columns, burn_in)
     scored = n - 1
-    k = max(1, min(columns, scored // max(1, 4 * burn_in)))  # columns worth their burn-in
     length = math.ceil(scored / k)
-    starts = [c * length for c in range(k)]  # column c's inputs start one position earlier
+    mine = share.block(k)
+    starts = [c * length for c in mine]  # column c's inputs start one position earlier
+    if not starts:
+        return
     state = None
-    if k > 1:
-        warm = torch.from_numpy(np.stack([tokens.read(s - burn_in, s) for s in starts[1:]]))
-        _, warm_state = _forward(model, warm.to(device), None, precision)  # (K-1, burn_in)
-        state = map_state(lambda h: torch.cat([torch.zeros_like(h[:, :1]), h], dim=1),
-                          warm_state)  # (L, K, H): column 0 starts cold at the text's start
+    warm_starts = [s for s in starts if s > 0]  # s >= 4*burn_in; column 0 starts cold
+    if warm_starts:
+        warm = torch.from_numpy(np.stack([tokens.read(s - burn_in, s) for s in warm_starts]))
+        _, state = _forward(model, warm.to(device), None, precision)  # (K', burn_in)
+        if len(warm_starts) < len(starts):
+            state = map_state(lambda h: torch.cat([torch.zeros_like(h[:, :1]), h], dim=1),
+                              state)  # (L, K', H): column 0 starts cold at the text's start
     window = max(16, min(window, (1 << 24) // (k * model.cfg.vocab_size)))  # logits' memory
     position = torch.arange(window)
     for t in range(0, length, window):
         w = min(window, length - t)
-        rows = np.zeros((k, w + 1), dtype=np.int64)  # (K, w+1): inputs, then one more target
+        rows = np.zeros((len(starts), w + 1), dtype=np.int64)  # (K', w+1): inputs, one more
         for c, s in enumerate(starts):
             got = tokens.read(s + t, s + t + w + 1)
             rows[c, : len(got)] = got
         rows_t = torch.from_numpy(rows).to(device)
         logits, state = _forward(model, rows_t[:, :-1], state, precision)
         nats = -F.log_softmax(logits, dim=-1).gather(-1, rows_t[:, 1:, None]).squeeze(-1)
-        target = torch.tensor(starts)[:, None] + t + position[None, :w]  # (K, w) 0-based
-        yield (target < scored).to(device), nats
+        target = torch.tensor(starts)[:, None] + t + position[None, :w]  # (K', w) 0-based
+        yield mine, (target < scored).to(device), nats
     model.train(was_training)
 
 
@@ -148,19 +191,20 @@ def document_nats(model: LanguageModelNet, seqs: list[np.ndarray], device: torch
 
 
 @torch.no_grad()
-def document_total(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
-                   precision: str = "fp32", budget: int = 1 << 24) -> tuple[float, int]:
-    """The summed nats and count of every document's predicted tokens (as document_nats),
-    reading the documents a batch at a time."""
-    total = 0.0
-    for _, nats, lengths in batch_nats(model, docs, device, precision, budget):
+def document_totals(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
+                    precision: str = "fp32", budget: int = 1 << 24, share: Share = WHOLE
+                    ) -> torch.Tensor:
+    """Per document, its predicted tokens' summed nats (float64; zeros outside the share,
+    which scores every size-th document by length), a batch of documents at a time."""
+    totals = torch.zeros(len(docs), dtype=torch.float64)
+    for rows, nats, lengths in batch_nats(model, docs, device, precision, budget, share):
         real = torch.arange(nats.shape[1])[None, :] < lengths[:, None]  # (B, T)
-        total += float(nats[real.to(nats.device)].double().sum())
-    return total, sum(int((n - 1).sum()) for n in docs.scan())
+        totals[rows] = (nats.cpu() * real).double().sum(1)
+    return totals
 
 
 def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
-               precision: str = "fp32", budget: int = 1 << 24
+               precision: str = "fp32", budget: int = 1 << 24, share: Share = WHOLE
                ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
     """Documents of similar length batched and right-padded (a left-to-right RNN's outputs
     at real positions do not depend on the padding after them, so no packing is needed):
@@ -168,7 +212,7 @@ def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
     was_training = model.training
     model.eval()
     sizes = docs.lengths  # (D,) ids per document
-    order = np.argsort(sizes, kind="stable")
+    order = np.argsort(sizes, kind="stable")[share.rank::share.size]
     per_batch = max(1, budget // model.cfg.vocab_size)  # logits cells per forward call
     start = 0
     while start < len(order):
@@ -181,15 +225,16 @@ def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
         nats = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0),
                                reduction="none")  # (B, T)
         yield rows, nats, lengths
+        memory_guard().check()  # batches of every shape leave freed blocks behind
         start = end
     model.train(was_training)
 
 
-def summarize(nats: torch.Tensor, scored_text: str, unknown_tokens: int) -> EvalResult:
+def summarize(total_nats: float, tokens: int, scored_text: str, unknown_tokens: int
+              ) -> EvalResult:
     """Totals for a scored text."""
-    return EvalResult(total_nats=float(nats.double().sum()), tokens=len(nats),
-                      characters=len(scored_text), bytes=len(scored_text.encode("utf-8")),
-                      unknown_tokens=unknown_tokens)
+    return EvalResult(total_nats=total_nats, tokens=tokens, characters=len(scored_text),
+                      bytes=len(scored_text.encode("utf-8")), unknown_tokens=unknown_tokens)
 
 
 def write_per_token(path: Path, pieces: list[str], nats: torch.Tensor) -> None:

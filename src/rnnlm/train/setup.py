@@ -28,6 +28,7 @@ from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.models.rnn import grow_vocab
 from rnnlm.runtime import pick_device, pick_precision, reuse_freed_memory
 from rnnlm.tokenizers import Tokenizer, load_tokenizer
+from rnnlm.train.distributed import ALONE, World
 
 Weights = dict[str, torch.Tensor]
 HINT = "give more text, or change --val-fraction"
@@ -46,12 +47,14 @@ class Start:
     split: str  # how the corpus was split, in words
 
 
-def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
+def prepare(config: RunConfig, run_dir: Path, resuming: bool, world: World = ALONE
+            ) -> Start:
     """Everything a run needs before its first step (a resumed run's tokenizer and weights
-    come from run_dir; its optimizer and position are the trainer's to restore)."""
+    come from run_dir; its optimizer and position are the trainer's to restore), for this
+    rank of the world: its device and its block of the batch's columns."""
     config = config.resolve()
     t = config.train
-    device = pick_device(t.device)
+    device = world.place(pick_device(t.device))
     if device.type == "cpu":
         reuse_freed_memory()  # no fresh pages for every large tensor of every step
     torch.manual_seed(t.seed)
@@ -61,9 +64,11 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     elif config.init_from:
         train_text = text_of(select(load_corpus(config.data.corpus), config.data, "train", HINT))
         config, tokenizer, weights = fine_tune_start(config, train_text)
-    prepared = prepare_corpus(config.data, tokenizer,
-                              config.data.corpus_sha256 if resuming else "")
-    tokenizer = prepared.tokenizer  # fitted on the training split only, unless given
+    expect = config.data.corpus_sha256 if resuming else ""
+    prepared = prepare_corpus(config.data, tokenizer, expect) if world.main else None
+    # fitted on the training split only (unless given), once: the other ranks take rank 0's
+    tokenizer = world.broadcast(prepared.tokenizer if prepared else None)
+    prepared = prepared or prepare_corpus(config.data, tokenizer, expect)
     train_split, val = split(prepared, config)
     d = config.data
     extra = 2 if d.mode == "documents" else 0  # the BOD and EOD ids
@@ -77,7 +82,8 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool) -> Start:
     elif weights is not None:
         model.load_state_dict(weights)
     model.to(device)
-    return Start(config, device, tokenizer, model, batches(config, tokenizer, train_split, device),
+    return Start(config, device, tokenizer, model,
+                 batches(config, tokenizer, train_split, device, world.block(d.batch_size)),
                  val, f"{prepared.name}: {describe(prepared, d)}")
 
 
@@ -94,15 +100,16 @@ def split(prepared: Prepared, config: RunConfig) -> tuple[PreparedSplit, Prepare
     return prepared.splits["train"], val
 
 
-def batches(config: RunConfig, tokenizer: Tokenizer, train: PreparedSplit, device: torch.device
-            ) -> StreamBatches | DocumentBatches:
-    """The training batches: stream columns, or document batches (pieces with --chunk)."""
+def batches(config: RunConfig, tokenizer: Tokenizer, train: PreparedSplit, device: torch.device,
+            block: slice = slice(None)) -> StreamBatches | DocumentBatches:
+    """The training batches, or the block of their columns (rows) one rank trains: stream
+    columns, or document batches (pieces with --chunk)."""
     d, seed = config.data, config.train.seed
     if d.mode == "documents":
         docs = train.documents(Boundaries.after(tokenizer))
         return DocumentBatches(cut_documents(docs, d.max_length, d.chunk), d.batch_size, seed,
-                               d.bucket, device)
-    return StreamBatches(train.tokens, d.batch_size, d.seq_len, seed, device)
+                               d.bucket, device, block)
+    return StreamBatches(train.tokens, d.batch_size, d.seq_len, seed, device, block)
 
 
 def fine_tune_start(config: RunConfig, train_text: str

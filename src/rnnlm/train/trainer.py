@@ -1,6 +1,7 @@
 """`rnnlm train`: truncated-BPTT training of a language model with periodic full-pass
 validation, samples, TensorBoard logs and exactly resumable checkpoints (the run's starting
-point is train/setup.py; this module is the loop and its checkpoints)."""
+point is train/setup.py; this module is the loop and its checkpoints). Under torchrun the
+same loop runs on every rank (train/distributed.py)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ from rnnlm.checkpoint import (
     save_checkpoint,
 )
 from rnnlm.config import RunConfig, load_json
-from rnnlm.data.buckets import DocumentBatches
+from rnnlm.data.buckets import DocumentBatches, merge_carried
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.inference.scoring import LN2
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, state_tensors
-from rnnlm.runtime import autocast, memory_guard
+from rnnlm.runtime import autocast, memory_guard, pick_device
 from rnnlm.tokenizers import save_tokenizer
+from rnnlm.train import distributed
+from rnnlm.train.distributed import ALONE, World
 from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import (
     ClippedUpdate,
@@ -61,11 +64,13 @@ def run_config(run_dir: Path) -> RunConfig:
 
 
 class Trainer:
-    """Owns the model, optimizer, data position and run directory of one training run."""
+    """Owns the model, optimizer, data position and run directory of one training run (of
+    this rank's share of it, under torchrun)."""
 
     def __init__(self, config: RunConfig, run_dir: Path, resuming: bool,
-                 restart_schedule: bool = False) -> None:
-        start = prepare(config, run_dir, resuming)
+                 restart_schedule: bool = False, world: World = ALONE) -> None:
+        start = prepare(config, run_dir, resuming, world)
+        self.world = world
         self.config, self.run_dir, self.device = start.config, run_dir, start.device
         self.tokenizer, self.model, self.batches = start.tokenizer, start.model, start.batches
         self.val, self.split = start.val, start.split
@@ -78,6 +83,8 @@ class Trainer:
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
         self.last_val: dict[str, float] = {}
+        self.trained_on = world.size  # how many processes wrote the checkpoint resumed from
+        world.seed(t.seed)
         if resuming:
             self.restore(run_dir / "last")
         if restart_schedule:
@@ -85,7 +92,9 @@ class Trainer:
         self.graphed = GraphedStep(self.model, self.optimizer, self.update.clip,
                                    self.precision, d.batch_size, d.seq_len, self.device,
                                    self.hidden) \
-            if t.cuda_graph and can_graph(self.model, self.device, d.mode == "stream") else None
+            if t.cuda_graph and world.size == 1 \
+            and can_graph(self.model, self.device, d.mode == "stream") else None
+        self.net = world.wrap(self.model)  # what a training step calls: DDP under torchrun
         self.lm = LanguageModel(self.model, self.tokenizer, self.config, self.device,
                                 self.precision)
 
@@ -98,34 +107,32 @@ class Trainer:
         load_optimizer_state(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
                                               if k.startswith("optim.")}, state["optimizer"])
         self.schedule.load_state_dict(state["schedule"], load_json(ckpt / "config.json").train)
-        torch.set_rng_state(tensors["rng.cpu"])
-        if self.device.type == "cuda" and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        self.hidden = state_from_tensors(tensors, self.device)
+        self.world.restore_rng(tensors, self.device, self.config.train.seed, state["step"])
+        self.hidden = self.world.own_columns(state_from_tensors(tensors, self.device))
         self.batches.seek(**state["position"])
         if isinstance(self.batches, DocumentBatches):
             self.batches.load_carried(tensors)
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.tokens_seen, self.best = state["tokens_seen"], state["best"]
-        self.last_val = state["val"]
+        self.last_val, self.trained_on = state["val"], state.get("world_size", 1)
 
     def save(self, which: str, val: dict[str, float]) -> None:
-        """Write last/ (everything needed to resume) or best/ (weights only)."""
+        """Write last/ (everything needed to resume) or best/ (weights only); every rank
+        calls it (last/ gathers every rank's columns and RNG), rank 0 writes."""
         state = {"step": self.step, "elapsed": self.elapsed, "tokens_seen": self.tokens_seen,
-                 "best": self.best, "val": val}
+                 "best": self.best, "val": val, "world_size": self.world.size}
         tensors = None
         if which == "last":
             tensors, meta = optimizer_state(self.optimizer)
-            carried = self.batches.carried_tensors() \
+            carried = merge_carried(self.world.gather(self.batches.carried_tensors())) \
                 if isinstance(self.batches, DocumentBatches) else {}
-            tensors = {**tensors, **state_tensors(self.hidden), **carried,
-                       "rng.cpu": torch.get_rng_state()}
-            if self.device.type == "cuda":
-                tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+            tensors = {**tensors, **state_tensors(self.world.gather_columns(self.hidden)),
+                       **carried, **self.world.rng_tensors(self.device)}
             state.update(optimizer=meta, schedule=self.schedule.state_dict(),
                          position=self.batches.position())
-        save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer, state,
-                        tensors)
+        if self.world.main:
+            save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer,
+                            state, tensors)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -136,7 +143,7 @@ class Trainer:
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next window or document batch; returns (loss in nats per
         real token, gradient norm)."""
-        if self.graphed is not None:  # the same step, replayed as one CUDA graph
+        if self.graphed is not None:  # the same step, replayed as one CUDA graph (one rank)
             x, y, epoch_start = self.batches.next()  # (B, T) each
             loss, grad_norm = self.graphed(x, y, lr, epoch_start)
             self.hidden = self.graphed.state
@@ -152,20 +159,23 @@ class Trainer:
             carry = self.model.trains_with_carried_state  # pieces of a --chunk document
             state = self.batches.initial_state(batch) if carry else None
             with autocast(self.device, self.precision):
-                logits, final = self.model(x, state, lengths)
+                logits, final = self.net(x, state, lengths)
             if carry:
                 self.batches.keep(batch, final)
-            tokens = int(batch.lengths.sum())
+            tokens = batch.tokens  # of every rank's rows: ranks hold different numbers
+            # this rank's share of the batch's mean nats per token, × ranks: DDP's mean of the
+            # ranks' gradients is then the whole batch's
+            loss = lm_loss(logits, y, reduction="sum") * (self.world.size / tokens)
         else:
-            x, y, epoch_start = self.batches.next()  # (B, T) each
+            x, y, epoch_start = self.batches.next()  # (B/ranks, T) each
             if epoch_start:
                 self.hidden = None
             with autocast(self.device, self.precision):
-                logits, hidden = self.model(x, self.hidden)  # (B, T, V)
+                logits, hidden = self.net(x, self.hidden)  # (B/ranks, T, V)
             if self.model.trains_with_carried_state:  # the transformer: independent windows
                 self.hidden = map_state(torch.Tensor.detach, hidden)  # the state, not graph
-            tokens = y.numel()
-        loss = lm_loss(logits, y)  # nats per real token
+            tokens = y.numel() * self.world.size
+            loss = lm_loss(logits, y)  # nats per token: every rank has as many tokens
         self.update.zero_grad()
         loss.backward()
         grad_norm = self.update()  # clipped to config.train.clip, then the optimizer's step
@@ -173,33 +183,39 @@ class Trainer:
         self.tokens_seen += tokens
         return loss.detach(), grad_norm.detach()
 
-    def validate(self, log: RunLog, bar: Progress) -> dict[str, float]:
-        """Full pass over the validation split; saves best/ on improvement and last/ always,
-        after its scores and sample are logged and flushed (a resume drops what lies past its
-        checkpoint, so a kill -9 neither loses nor repeats a logged step)."""
+    def validate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
+        """Full pass over the validation split (each rank scores its share; the sums are the
+        whole pass's); rank 0 reports it, then saves best/ on improvement and last/ always:
+        after the report is flushed, so a resume, which drops what lies past its checkpoint,
+        never loses nor repeats a logged step after a kill -9."""
         # exactly what `rnnlm eval --split val` computes
-        result = self.lm.score_prepared(self.val)
+        result = self.lm.score_prepared(self.val, share=self.world.share())
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
-        bar.val_bpc = val["val_bits_per_char"]
-        log.log(self.step, elapsed=self.elapsed, **val)
-        bar.write(f"step {self.step:>6} | {fmt_duration(self.elapsed):>8} | val "
-                  f"{val['val_bits_per_char']:.4f} bits/char{' (best)' if improved else ''}")
-        length = self.config.train.sample_length
-        if length:  # its own generator: the global RNG (dropout) is untouched
-            text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
-                                  seed=self.step)[0]
-            log.sample(self.step, text)
-            bar.write("  " + text.strip().replace("\n", "\n  "))
-        log.flush()
+        if log is not None and bar is not None:
+            self.report(val, improved, log, bar)
         if improved:
             self.best = val
             self.save("best", val)
         self.save("last", val)
         self.last_val = val
         return val
+
+    def report(self, val: dict[str, float], improved: bool, log: RunLog, bar: Progress) -> None:
+        """Log and print a validation, and a sample when --sample-length asks for one."""
+        bar.val_bpc = val["val_bits_per_char"]
+        log.log(self.step, elapsed=self.elapsed, **val)
+        bar.write(f"step {self.step:>6} | {fmt_duration(self.elapsed):>8} | val "
+                  f"{val['val_bits_per_char']:.4f} bits/char{' (best)' if improved else ''}")
+        length = self.config.train.sample_length
+        if length:
+            text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
+                                  seed=self.step)[0]
+            log.sample(self.step, text)
+            bar.write("  " + text.strip().replace("\n", "\n  "))
+        log.flush()
 
     def finished(self) -> bool:
         """Whether the step or time budget is spent."""
@@ -208,14 +224,16 @@ class Trainer:
                     or (t.max_time and self.elapsed >= t.max_time))
 
     def run(self) -> dict[str, float]:
-        """Train until the budget is spent (or Ctrl-C); return the last validation scores."""
+        """Train until the budget is spent (or Ctrl-C); return the last validation scores.
+        Every rank runs it and takes the same steps; rank 0 alone logs."""
         t = self.config.train
         if self.finished():
             raise RnnlmError(f"{self.run_dir} already used its budget (step {self.step}, "
                              f"{fmt_duration(self.elapsed)}); give a larger --max-steps or "
                              f"--max-time to train longer")
-        log = RunLog(self.run_dir, resume_step=self.step)
-        bar = Progress(t.max_steps, t.max_time, self.step, self.elapsed)
+        main = self.world.main
+        log = RunLog(self.run_dir, resume_step=self.step) if main else None
+        bar = Progress(t.max_steps, t.max_time, self.step, self.elapsed) if main else None
         start, start_elapsed = time.perf_counter(), self.elapsed
         mark_time, mark_tokens, mark_step = start, self.tokens_seen, self.step
         loss_sum = torch.zeros((), device=self.device)
@@ -227,15 +245,17 @@ class Trainer:
                 loss, grad_norm = self.train_step(lr)
                 guard.check()  # batches of changing shapes leave freed blocks behind
                 loss_sum += loss
-                self.elapsed = start_elapsed + time.perf_counter() - start
                 now = time.perf_counter()
-                if now - mark_time >= LOG_EVERY_S or self.finished() \
-                        or self.step % t.eval_every == 0:
-                    mean = float(loss_sum) / (self.step - mark_step)
+                # rank 0's clock on every rank: the same lr, log steps and time-budget stop
+                self.elapsed, due = self.world.clock(start_elapsed + now - start,
+                                                     now - mark_time >= LOG_EVERY_S)
+                if due or self.finished() or self.step % t.eval_every == 0:
+                    mean = float(self.world.mean(loss_sum)) / (self.step - mark_step)
                     speed = (self.tokens_seen - mark_tokens) / (now - mark_time)
-                    log.log(self.step, elapsed=self.elapsed, train_nats_per_token=mean, lr=lr,
-                            grad_norm=float(grad_norm), tokens_per_s=speed)
-                    bar.update(self.step, self.elapsed, mean / LN2, speed, lr)
+                    if log is not None and bar is not None:
+                        log.log(self.step, elapsed=self.elapsed, train_nats_per_token=mean,
+                                lr=lr, grad_norm=float(grad_norm), tokens_per_s=speed)
+                        bar.update(self.step, self.elapsed, mean / LN2, speed, lr)
                     mark_time, mark_tokens, mark_step = now, self.tokens_seen, self.step
                     loss_sum.zero_()
                 if self.step % t.eval_every == 0:
@@ -244,55 +264,100 @@ class Trainer:
             if evaluated_at != self.step:
                 self.validate(log, bar)
         except KeyboardInterrupt:
-            self.save("last", self.last_val)
-            bar.close()
-            print(f"\ninterrupted at step {self.step}; resume with: "
-                  f"rnnlm train --resume {self.run_dir}")
+            self.interrupted(bar)
             raise
         finally:
-            bar.close()
-            log.close()
+            if log is not None and bar is not None:
+                bar.close()
+                log.close()
         return self.last_val
+
+    def interrupted(self, bar: Progress | None) -> None:
+        """Ctrl-C: one process saves last/ where it stopped; ranks of a torchrun job keep
+        the last checkpoint (they may stop at different steps)."""
+        if self.world.size == 1:
+            self.save("last", self.last_val)
+        if bar is not None:
+            bar.close()
+            print(f"\ninterrupted at step {self.step}; resume with: "
+                  + (f"rnnlm train --resume {self.run_dir}" if self.world.size == 1 else
+                     f"torchrun ... -m rnnlm train --resume {self.run_dir} (from its last "
+                     f"checkpoint)"))
+
+
+def place_run(config: RunConfig, out: str | Path | None, resume: str | Path | None,
+              restart_schedule: bool) -> tuple[Path, bool]:
+    """The run directory and whether the run resumes (no checkpoint yet: it starts over)."""
+    if resume:
+        run_dir = Path(resume)
+        for which in ("last", "best"):  # finish or roll back a write cut short by a crash
+            recover(run_dir / which)
+        if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
+            print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
+            return run_dir, False
+        return run_dir, True
+    if restart_schedule:
+        raise RnnlmError("--restart-schedule applies to a resumed run; give --resume RUN")
+    corpus_name = Path(config.data.corpus[0]).stem if config.data.corpus else "run"
+    run_dir = Path(out) if out else new_run_dir(corpus_name)
+    if (run_dir / "config.json").exists():
+        raise RnnlmError(f"{run_dir} already holds a run; continue it with --resume "
+                         f"{run_dir}, or choose another --out")
+    return run_dir, False
+
+
+def announce(trainer: Trainer, resuming: bool, restart_schedule: bool) -> None:
+    """Write the run's config and tokenizer, and print what it is about to train."""
+    run_dir, world = trainer.run_dir, trainer.world
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer.config.save(run_dir / "config.json")
+    save_tokenizer(trainer.tokenizer, run_dir / "tokenizer.json")
+    m = trainer.config.model
+    ranks = f" × {world.size} processes" if world.size > 1 else ""
+    print(f"run {run_dir}: {m.layers}×{m.hidden} {m.cell} "
+          f"({trainer.model.num_parameters() / 1e6:.2f}M parameters), vocab "
+          f"{m.vocab_size}, {trainer.device} {trainer.precision}{ranks}, "
+          + (f"resuming at step {trainer.step}" if resuming else "starting"))
+    print(f"data: {trainer.split}\nlr schedule: {trainer.schedule.describe()}"
+          + ("; resuming keeps it (--restart-schedule starts a new cycle over the budget "
+             "added)" if resuming and not restart_schedule else ""))
+    if trainer.trained_on != world.size:
+        print(f"resuming a run of {trainer.trained_on} process(es) on {world.size}: the same "
+              f"data position and column states; the float sums of the gradients (and dropout "
+              f"masks) differ from an unchanged run's (docs/distributed.md)")
 
 
 def train(config: RunConfig | None = None, out: str | Path | None = None,
           resume: str | Path | None = None, restart_schedule: bool = False) -> Path:
     """Train a model as configured, or continue the run `resume` (its config.json unless a
     config is given; restart_schedule: a new learning-rate cycle over the budget added);
-    return the run directory."""
-    if resume:
-        run_dir = Path(resume)
-        config = config or run_config(run_dir)
-        for which in ("last", "best"):  # finish or roll back a write cut short by a crash
-            recover(run_dir / which)
-        if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
-            print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
-            resume = None
-    else:
-        if config is None:
+    return the run directory. Under torchrun, every rank calls it (rank 0 chooses the run
+    directory and writes it)."""
+    if config is None:
+        if not resume:
             raise RnnlmError("train needs a config (or resume=RUN)")
-        if restart_schedule:
-            raise RnnlmError("--restart-schedule applies to a resumed run; give --resume RUN")
-        config.resolve()  # bad options fail before the corpus is read
-        corpus_name = Path(config.data.corpus[0]).stem if config.data.corpus else "run"
-        run_dir = Path(out) if out else new_run_dir(corpus_name)
-        if (run_dir / "config.json").exists():
-            raise RnnlmError(f"{run_dir} already holds a run; continue it with --resume "
-                             f"{run_dir}, or choose another --out")
-    trainer = Trainer(config, run_dir, resuming=bool(resume), restart_schedule=restart_schedule)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer.config.save(run_dir / "config.json")
-    save_tokenizer(trainer.tokenizer, run_dir / "tokenizer.json")
-    m = trainer.config.model
-    print(f"run {run_dir}: {m.layers}×{m.hidden} {m.cell} "
-          f"({trainer.model.num_parameters() / 1e6:.2f}M parameters), vocab "
-          f"{m.vocab_size}, {trainer.device} {trainer.precision}, "
-          + (f"resuming at step {trainer.step}" if resume else "starting"))
-    print(f"data: {trainer.split}\nlr schedule: {trainer.schedule.describe()}"
-          + ("; resuming keeps it (--restart-schedule starts a new cycle over the budget "
-             "added)" if resume and not restart_schedule else ""))
-    trainer.run()
-    print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
-          f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "
-          f"{trainer.best['val_characters']:,} characters); sample with: rnnlm sample {run_dir}")
+        config = run_config(Path(resume))
+    data = config.resolve().data  # bad options fail before the corpus is read
+    world = distributed.join(pick_device(config.train.device))
+    trainer = None
+    try:
+        world.check_rows(data.batch_size, data.mode)
+        run_dir, resuming = world.broadcast(
+            place_run(config, out, resume, restart_schedule) if world.main else None)
+        trainer = Trainer(config, run_dir, resuming, restart_schedule, world)
+        if world.main:
+            announce(trainer, resuming, restart_schedule)
+        trainer.run()
+    except RuntimeError as err:  # torch's DistError is one
+        if world.size == 1 or not distributed.is_lost_rank(err):
+            raise
+        raise distributed.lost_rank(world, trainer.step if trainer else 0, err,
+                                    trainer.run_dir if trainer else None) from err
+    finally:
+        world.close()
+    if world.main:
+        print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
+              f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "
+              f"{trainer.best['val_characters']:,} characters); sample with: "
+              f"rnnlm sample {run_dir}")
     return run_dir
