@@ -26,9 +26,12 @@ from ..conftest import DATA
 
 @pytest.fixture(scope="module")
 def mixed() -> str:
-    """Prose, abstracts and whitespace oddities: runs of newlines, CRLF, tabs, indentation."""
+    """Prose, abstracts, space-led lines and whitespace oddities: runs of newlines, CRLF,
+    tabs, indentation."""
     text = (DATA / "tiny-shakespeare" / "input.txt").read_text()[:60_000]
     text += (DATA / "arxiv-abstracts" / "abstracts.txt").read_text()[:60_000]
+    text += (DATA / "penn-treebank" / "ptb.train.txt").read_text()[:30_000]  # lines: " word"
+    text += (DATA / "wikitext-2" / "wiki.valid.tokens").read_text()[:30_000]
     return text + "\n\n\n  indented\r\nline\t\n\nx\n\n"
 
 

@@ -40,6 +40,7 @@ from rnnlm.data.text import split_bounds
 from rnnlm.data.tokens import DocumentIds, TokenFile, id_dtype
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import fsync_dir, write_text_atomic
+from rnnlm.runtime import memory_guard
 from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer, save_tokenizer
 
 FORMAT = 1  # bump when the files' layout changes
@@ -157,7 +158,9 @@ def build(path: Path, corpus: Corpus | CorpusFiles, data: DataConfig,
     else:
         splits = _stream_splits(texts, sizes, data)
         train_text = splits["train"]
+    memory_guard().check()  # the bound: memory as reading starts
     tokenizer = tokenizer or fit_tokenizer(data, train_text())
+    memory_guard().check()
     dtype = id_dtype(tokenizer.vocab_size)
     partial = path.with_name(path.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -239,6 +242,7 @@ def _write_stream(blocks: Iterator[str], tok: Tokenizer, dtype: np.dtype, stem: 
                 nbytes += len(piece.encode("utf-8"))
                 unknown += int((ids == tok.unk_id).sum()) if tok.unk_id is not None else 0
                 bar.update(len(piece))
+            memory_guard().check()  # pieces of every size leave freed blocks behind
     return {"tokens": tokens, "documents": None, "characters": characters - context,
             "bytes": nbytes - context_bytes, "unknown": unknown}
 
@@ -258,6 +262,7 @@ def _write_documents(doc_lists: Iterator[list[str]], tok: Tokenizer, dtype: np.d
                     characters += len(doc) + 1  # the EOD stands for the newline
                     nbytes += len(doc.encode("utf-8")) + 1
                     bar.update(len(doc) + 1)
+                memory_guard().check()  # documents of every size leave freed blocks behind
     offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64)
     offsets.tofile(stem.with_suffix(".idx"))
     return {"tokens": int(offsets[-1]), "documents": len(lengths), "characters": characters,

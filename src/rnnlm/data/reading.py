@@ -2,10 +2,10 @@
 block at a time, the text cut into its splits by position or into its documents, and pieces
 cut only where every tokenizer encodes the same as it would on the whole text.
 
-A safe cut (`safe_cut`) falls after a single newline between two non-space characters: the
-byte-level pre-tokenizer of bpe/unigram, the word tokenizers and the char/byte ones all end a
-token there whatever follows, so encoding the pieces one by one and joining the ids gives the
-ids of the whole text (tests/data/test_reading.py checks each tokenizer).
+A safe cut (`safe_cut`) falls after a newline where the byte-level pre-tokenizer of
+bpe/unigram, the word tokenizers and the char/byte ones all end a token whatever follows, so
+encoding the pieces one by one and joining the ids gives the ids of the whole text
+(tests/data/test_reading.py checks each tokenizer).
 """
 
 from __future__ import annotations
@@ -76,10 +76,14 @@ def between(blocks: Iterable[str], start: int, stop: int) -> Iterator[str]:
 
 
 def safe_cut(text: str) -> int:
-    """The last position after a single newline between two non-space characters (0: none)."""
-    pos = text.rfind("\n", 0, len(text) - 1)
+    """The last position after a newline that ends a token whatever follows (0: none): one
+    between two non-space characters, or one followed by a single space and a non-space (the
+    lines of Penn Treebank and WikiText start with a space)."""
+    pos = text.rfind("\n", 0, len(text) - 2)
     while pos > 0:
-        if not text[pos + 1].isspace() and not text[pos - 1].isspace():
+        after, then = text[pos + 1], text[pos + 2]
+        if (not after.isspace() and not text[pos - 1].isspace()) or \
+                (after == " " and not then.isspace()):
             return pos + 1
         pos = text.rfind("\n", 0, pos)
     return 0

@@ -4,7 +4,9 @@ mapped from disk, read a window at a time so a run's memory does not grow with i
 Both kinds answer `len()` and `read(start, stop)` (int64 ids). A mapped file hands the pages
 it has read back to the kernel every READ_BACK bytes (madvise DONTNEED: clean file pages are
 dropped from this process, and read again from the page cache if needed), so its share of the
-resident set stays bounded however much of the file a run reads.
+resident set stays bounded however much of the file a run reads. A read counts at least
+FAULT_AROUND bytes: a small read at a random place (a document, a column's window) maps in
+the pages around it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 
 from rnnlm.errors import RnnlmError
 
-READ_BACK = 64 << 20  # bytes read from a mapped file between two hand-backs of its pages
+READ_BACK = 64 << 20  # bytes mapped in from a file between two hand-backs of its pages
+FAULT_AROUND = 64 << 10  # what one read may map in: Linux maps the pages around a fault too
 
 
 def id_dtype(vocab_size: int) -> np.dtype:
@@ -75,7 +78,7 @@ class TokenFile:
     def read(self, start: int, stop: int) -> np.ndarray:
         """ids[start:stop] as int64, copied out of the map."""
         out = self.ids[start:stop].astype(np.int64)
-        self._since += out.size * self.ids.itemsize
+        self._since += max(out.size * self.ids.itemsize, FAULT_AROUND)
         if self._since >= READ_BACK and self._map is not None:
             self._map.madvise(mmap.MADV_DONTNEED)  # bounded resident pages (module docstring)
             self._since = 0

@@ -31,6 +31,7 @@ from rnnlm.models.state import State, map_state
 from rnnlm.runtime import autocast, memory_guard
 
 LN2 = math.log(2)
+DOCUMENT_WINDOW = 512  # tokens of a batch of documents per forward call
 
 
 @dataclass
@@ -192,7 +193,7 @@ def document_nats(model: LanguageModelNet, seqs: list[np.ndarray], device: torch
 
 @torch.no_grad()
 def document_totals(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
-                    precision: str = "fp32", budget: int = 1 << 24, share: Share = WHOLE
+                    precision: str = "fp32", budget: int = 1 << 25, share: Share = WHOLE
                     ) -> torch.Tensor:
     """Per document, its predicted tokens' summed nats (float64; zeros outside the share,
     which scores every size-th document by length), a batch of documents at a time."""
@@ -204,16 +205,19 @@ def document_totals(model: LanguageModelNet, docs: DocumentIds, device: torch.de
 
 
 def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
-               precision: str = "fp32", budget: int = 1 << 24, share: Share = WHOLE
+               precision: str = "fp32", budget: int = 1 << 25, share: Share = WHOLE
                ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
     """Documents of similar length batched and right-padded (a left-to-right RNN's outputs
-    at real positions do not depend on the padding after them, so no packing is needed):
-    per batch, its documents, their nats (B, T) and their predicted lengths (B,)."""
+    at real positions do not depend on the padding after them, so no packing is needed), a
+    batch read in windows of DOCUMENT_WINDOW tokens carrying the state, so no forward call
+    outgrows `budget` cells whatever the documents' lengths: per batch, its documents, their
+    nats (B, T) and their predicted lengths (B,)."""
     was_training = model.training
     model.eval()
     sizes = docs.lengths  # (D,) ids per document
     order = np.argsort(sizes, kind="stable")[share.rank::share.size]
-    per_batch = max(1, budget // model.cfg.vocab_size)  # logits cells per forward call
+    cfg = model.cfg  # a token's logits and gates: what bounds a forward call's memory
+    per_batch = max(1, budget // (cfg.vocab_size + 4 * cfg.hidden))  # tokens per batch
     start = 0
     while start < len(order):
         end = start + 1
@@ -221,10 +225,14 @@ def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
             end += 1
         rows = order[start:end].tolist()
         inputs, targets, lengths = pad_batch([docs.read(i) for i in rows], device)  # (B, T)
-        logits, _ = _forward(model, inputs, None, precision)  # (B, T, V)
-        nats = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0),
-                               reduction="none")  # (B, T)
-        yield rows, nats, lengths
+        state, parts = None, []
+        for t in range(0, inputs.shape[1], DOCUMENT_WINDOW):  # long documents: in windows
+            logits, state = _forward(model, inputs[:, t: t + DOCUMENT_WINDOW], state,
+                                     precision)  # (B, w, V), the state carried
+            parts.append(F.cross_entropy(logits.transpose(1, 2),
+                                         targets[:, t: t + DOCUMENT_WINDOW].clamp_min(0),
+                                         reduction="none"))  # (B, w)
+        yield rows, torch.cat(parts, dim=1), lengths  # nats (B, T)
         memory_guard().check()  # batches of every shape leave freed blocks behind
         start = end
     model.train(was_training)
