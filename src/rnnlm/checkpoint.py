@@ -22,7 +22,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from rnnlm.config import RunConfig, load_json
 from rnnlm.errors import RnnlmError
-from rnnlm.fileio import fsync_dir, write_text_atomic
+from rnnlm.fileio import fsync_dir, replace_dir, write_text_atomic
 from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.tokenizers import Tokenizer, load_tokenizer, save_tokenizer
 
@@ -38,7 +38,7 @@ def is_complete(path: Path) -> bool:
 def save_checkpoint(path: Path, model: LanguageModelNet, config: RunConfig, tokenizer: Tokenizer,
                     state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
     """Write a complete checkpoint to `path` atomically (see the module docstring)."""
-    partial, old = path.with_name(path.name + ".partial"), path.with_name(path.name + ".old")
+    partial = path.with_name(path.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     save_weights(model, partial / MODEL)
@@ -52,12 +52,7 @@ def save_checkpoint(path: Path, model: LanguageModelNet, config: RunConfig, toke
             os.fsync(fh.fileno())
     write_text_atomic(partial / STATE, json.dumps(state, indent=1) + "\n")
     fsync_dir(partial)
-    shutil.rmtree(old, ignore_errors=True)
-    if path.exists():
-        path.rename(old)
-    partial.rename(path)
-    fsync_dir(path.parent)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(partial, path)
 
 
 def recover(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -58,3 +59,16 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write bytes atomically."""
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def replace_dir(partial: Path, path: Path) -> None:
+    """Put the complete folder `partial` in place of `path` by renames: the old one moves to
+    PATH.old until the new one is in, so a crash leaves one whole copy (checkpoint.recover
+    finds it)."""
+    old = path.with_name(path.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if path.exists():
+        path.rename(old)
+    partial.rename(path)
+    fsync_dir(path.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -154,10 +154,9 @@ def test_export_without_onnxruntime_names_the_extra(monkeypatch: pytest.MonkeyPa
     assert "pip install 'rnnlm[onnx]'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("exported", ["lstm", "transformer"], indirect=True)  # one of each
 def test_example_samples_without_torch(exported: tuple[str, Path], tmp_path: Path) -> None:
-    name, run = exported
-    if name not in ("lstm", "transformer"):
-        pytest.skip("one recurrent and the transformer suffice")
+    _, run = exported
     blocker = tmp_path / "no_torch"
     blocker.mkdir()
     (blocker / "sitecustomize.py").write_text(

@@ -39,7 +39,7 @@ from rnnlm.data.reading import between, documents, parts, recut, safe_cut, sha25
 from rnnlm.data.text import split_bounds
 from rnnlm.data.tokens import DocumentIds, TokenFile, id_dtype
 from rnnlm.errors import RnnlmError
-from rnnlm.fileio import fsync_dir, write_text_atomic
+from rnnlm.fileio import fsync_dir, replace_dir, write_text_atomic
 from rnnlm.runtime import memory_guard
 from rnnlm.tokenizers import Tokenizer, fit_tokenizer, load_tokenizer, save_tokenizer
 
@@ -179,9 +179,7 @@ def build(path: Path, corpus: Corpus | CorpusFiles, data: DataConfig,
             "splits": stats, "seconds": round(time.perf_counter() - start, 3)}
     write_text_atomic(partial / "meta.json", json.dumps(meta, indent=1) + "\n")
     fsync_dir(partial)
-    shutil.rmtree(path, ignore_errors=True)
-    partial.rename(path)
-    fsync_dir(path.parent)
+    replace_dir(partial, path)
 
 
 def _stream_splits(texts: dict[str, Callable[[], Iterator[str]]], sizes: dict[str, int],

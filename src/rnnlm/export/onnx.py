@@ -36,7 +36,7 @@ from rnnlm.export.graphs import (
     TransformerSequence,
     TransformerStep,
 )
-from rnnlm.fileio import fsync_dir, write_text_atomic
+from rnnlm.fileio import fsync_dir, replace_dir, write_text_atomic
 from rnnlm.language_model import LanguageModel
 from rnnlm.models.rnn import GATES, RNNLanguageModel
 from rnnlm.models.transformer import TransformerLanguageModel
@@ -177,18 +177,6 @@ def sidecar(lm: LanguageModel, state: list[dict[str, Any]], difference: float) -
     }
 
 
-def swap_in(partial: Path, out: Path) -> None:
-    """Replace `out` by the complete folder `partial` with renames (the old one kept as
-    OUT.old until the new one is in place)."""
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    partial.rename(out)
-    fsync_dir(out.parent)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def export_onnx(run: str | Path, out: str | Path | None = None, checkpoint: str = "best"
                 ) -> Path:
     """Write a run's step and sequence models, sidecar and tokenizer to `out` (default: onnx/
@@ -225,5 +213,5 @@ def export_onnx(run: str | Path, out: str | Path | None = None, checkpoint: str 
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
     fsync_dir(partial)
-    swap_in(partial, folder)
+    replace_dir(partial, folder)
     return folder
