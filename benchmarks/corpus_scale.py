@@ -3,12 +3,12 @@ then a short `rnnlm train` (peak RSS) on the prepared ids, for corpora of 10 MB,
 1 GB, char and bpe tokenizers, stream and documents (`lines`) mode.
 
     RNNLM_DATA=../shared/data PYTHONPATH=src python benchmarks/corpus_scale.py \
-        [--sizes 10,100,1000] [--out runs/corpus-scale] [--steps 20]
+        [--sizes 10,100,1000] [--modes stream,documents] [--out runs/corpus-scale] [--steps 20]
 
-The corpora are the shared text corpora concatenated (prose, abstracts, Penn Treebank,
-WikiText, C, LaTeX) and repeated to each size, written to OUT and deleted afterwards with
+The corpora are the same share of each shared text corpus (prose, abstracts, Penn Treebank,
+WikiText, C, LaTeX), repeated to each size, written to OUT and deleted afterwards with
 their prepared ids (a private RNNLM_HOME). Every command runs alone under /usr/bin/time -v.
-The last 200 kB of each corpus (documents mode: as many documents) are its validation split,
+Each corpus ends with the same 200 kB of that mix, its validation split in both modes,
 so the validation pass (windowed, like training) costs the same at every size.
 Writes OUT/corpus-scale.json and, with matplotlib, OUT/corpus-scale.png.
 """
@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnlm.data.documents import documents_in
+
 SOURCES = ("tiny-shakespeare/input.txt", "arxiv-abstracts/abstracts.txt",
            "penn-treebank/ptb.train.txt", "wikitext-2/wiki.valid.tokens",
            "latex-stacks-project", "c-code-mt76")
@@ -33,29 +35,46 @@ MB = 1_000_000
 VAL_BYTES = 200_000  # held out at every size, so each run's validation pass costs the same
 
 
-def source_text(data: Path) -> str:
-    """The shared corpora's text, concatenated (files of folders in sorted order)."""
-    parts = []
+def source_texts(data: Path) -> list[str]:
+    """Each shared corpus's text (files of folders in sorted order), ending with a newline."""
+    texts = []
     for name in SOURCES:
         path = data / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix != ".md") \
-            if path.is_dir() else [path]
-        for f in files:
-            if f.is_file() and f.name != "README.md":
-                parts.append(f.read_text(encoding="utf-8", errors="ignore").replace("\x00", ""))
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        text = "".join(f.read_text(encoding="utf-8", errors="ignore").replace("\x00", "")
+                       for f in files if f.name != "README.md")
+        texts.append(text if text.endswith("\n") else text + "\n")
+    return texts
+
+
+def mixture(texts: list[str], share: float) -> str:
+    """The same share of every source (each cut at a line end), concatenated: any size of
+    corpus has the same mix of prose, abstracts, Penn Treebank, WikiText, LaTeX and C."""
+    parts = []
+    for text in texts:
+        cut = text[: round(len(text) * share)]
+        parts.append(cut[: cut.rfind("\n") + 1])
     return "".join(parts)
 
 
-def write_corpus(path: Path, base: str, megabytes: int) -> None:
-    """base repeated (and cut at a line end) to about `megabytes` MB of UTF-8."""
-    target, encoded = megabytes * MB, base.encode("utf-8")
-    with open(path, "wb") as f:
-        written = 0
-        while written + len(encoded) <= target:
-            f.write(encoded)
-            written += len(encoded)
-        rest = encoded[: target - written]
-        f.write(rest[: rest.rfind(b"\n") + 1])
+def write_corpus(path: Path, texts: list[str], megabytes: int) -> tuple[float, float]:
+    """About `megabytes` MB of the sources' mixture (repeated where it is smaller), ending
+    with the same validation text at every size; the validation fraction of its characters
+    and of its `lines` documents."""
+    base = "".join(texts)
+    val = mixture(texts, VAL_BYTES / len(base.encode("utf-8")))
+    body_chars = megabytes * MB * len(base) // len(base.encode("utf-8")) - len(val)
+    repeats, rest = divmod(body_chars, len(base))
+    tail = mixture(texts, rest / len(base))
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(repeats):
+            f.write(base)
+        f.write(tail + val)
+    chars = repeats * len(base) + len(tail) + len(val)
+    docs = [len(documents_in(t, "lines", "corpus")) for t in (base, tail, val)]
+    total_docs = repeats * docs[0] + docs[1] + docs[2]
+    # split_points holds out the last int(n * f) documents: f a half document under val's
+    return len(val) / chars, (docs[2] - 0.5) / total_docs
 
 
 def timed(args: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -71,11 +90,11 @@ def timed(args: list[str], env: dict[str, str]) -> dict[str, float]:
     return {"seconds": round(seconds, 2), "peak_rss_gb": round(rss / 1024 / 1024, 3)}
 
 
-def measure(corpus: Path, tokenizer: str, mode: str, steps: int, home: Path) -> dict:
-    """Prepare then train one configuration; its figures."""
+def measure(corpus: Path, tokenizer: str, mode: str, val: float, steps: int, home: Path
+            ) -> dict:
+    """Prepare then train one configuration (val: its validation fraction); its figures."""
     env = {**os.environ, "RNNLM_HOME": str(home), "RNNLM_OFFLINE": "1"}
-    val = f"{VAL_BYTES / corpus.stat().st_size:.6f}"  # the same validation text at every size
-    options = ["--tokenizer", tokenizer, "--val-fraction", val]
+    options = ["--tokenizer", tokenizer, "--val-fraction", f"{val:.9f}"]
     if mode == "documents":
         options += ["--documents", "lines"]
     prep = timed(["corpus", "prepare", str(corpus), *options], env)
@@ -118,18 +137,21 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,100,1000", help="corpus sizes in MB")
     ap.add_argument("--out", default="runs/corpus-scale")
     ap.add_argument("--steps", type=int, default=20, help="training steps per run")
+    ap.add_argument("--modes", default="stream,documents", help="stream, documents or both")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    base = source_text(Path(os.environ.get("RNNLM_DATA", "../shared/data")))
+    texts = source_texts(Path(os.environ.get("RNNLM_DATA", "../shared/data")))
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             corpus = Path(tmp) / f"corpus-{size}mb.txt"
-            write_corpus(corpus, base, size)
+            fractions = dict(zip(("stream", "documents"), write_corpus(corpus, texts, size),
+                                 strict=True))
             for tokenizer in ("char", "bpe"):
-                for mode in ("stream", "documents"):
-                    rows.append(measure(corpus, tokenizer, mode, args.steps, Path(tmp) / "home"))
+                for mode in args.modes.split(","):
+                    rows.append(measure(corpus, tokenizer, mode, fractions[mode], args.steps,
+                                        Path(tmp) / "home"))
                     print(json.dumps(rows[-1]), flush=True)
                     (out / "corpus-scale.json").write_text(json.dumps(rows, indent=1) + "\n")
             shutil.rmtree(Path(tmp) / "home", ignore_errors=True)

@@ -101,9 +101,12 @@ def test_missing_or_raising_bf16_probes_mean_fp32_with_one_warning(
 
 
 def test_the_guard_trims_only_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Resident memory that settles is never trimmed; growth past max(2 × its size at the
-    first check, 1 GiB more) is, and the bound is raised to fit memory that stays live."""
+    """Resident memory that settles is never trimmed; growth past max(HEADROOM × its size at
+    the first check, SLACK more) is (2× and 1 GiB here), and the bound is raised to fit memory
+    that stays live."""
     gib = 2**30
+    monkeypatch.setattr(runtime, "HEADROOM", 2.0)
+    monkeypatch.setattr(runtime, "SLACK", gib)
     reads = iter([2 * gib, 3 * gib, 4 * gib,  # settling under the bound of 4 GiB
                   int(4.5 * gib), int(1.5 * gib),  # past it: trimmed back to 1.5 GiB
                   int(4.2 * gib), 3 * gib])  # past it again, 3 GiB live after the trim

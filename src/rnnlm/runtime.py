@@ -108,7 +108,7 @@ def reuse_freed_memory() -> bool:
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-HEADROOM, SLACK = 2.0, 2**30  # resident memory allowed over its size after a trim
+HEADROOM, SLACK = 1.25, 2**28  # resident memory allowed over its size after a trim
 
 
 def resident_bytes() -> int:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rnnlm.config import ModelConfig
+from rnnlm.data import buckets
 from rnnlm.data.buckets import DocumentBatches, pad_batch
 from rnnlm.data.documents import (
     Boundaries,
@@ -96,6 +97,21 @@ def test_buckets_pad_less_than_random_batches(abstracts: list[str]) -> None:
         seen += [d for d, _ in batch.keys]
     assert sorted(seen) == list(range(len(abstracts)))  # an epoch is every document once
     assert batches.next()[1]  # and then the next epoch starts
+
+
+def test_buckets_sort_a_pool_at_a_time(abstracts: list[str], monkeypatch) -> None:
+    """Pools of 192 documents (each sorted by length, no corpus-wide sort) still pad far less
+    than random batches and give every document once an epoch, in whole batches but the last."""
+    tok = CharTokenizer.fit("".join(abstracts))
+    pieces = cut_documents(encode_documents(tok, abstracts, Boundaries.after(tok)), None, None)
+    whole_sort = DocumentBatches(pieces, 16, seed=0).padding_fraction()  # one pool of 400
+    monkeypatch.setattr(buckets, "POOL", 200)
+    pooled = DocumentBatches(pieces, 16, seed=0)
+    plan = list(pooled.plan(0))
+    assert sorted(d for keys in plan for d, _ in keys) == list(range(len(abstracts)))
+    assert [len(keys) for keys in plan[:-1]] == [16] * (len(plan) - 1)
+    random = DocumentBatches(pieces, 16, seed=0, bucketed=False).padding_fraction()
+    assert whole_sort < pooled.padding_fraction() < 0.5 * random
 
 
 def test_chunks_carry_the_state_exactly(abstracts: list[str]) -> None:

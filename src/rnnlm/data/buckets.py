@@ -54,6 +54,9 @@ def pad_batch(seqs: list[np.ndarray], device: torch.device | str = "cpu"
             torch.from_numpy(lengths))
 
 
+POOL = 1 << 16  # documents sorted by length together: length buckets without a corpus-wide sort
+
+
 def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
     """rng.permutation(n) (the same numbers) in 4-byte integers: a few bytes per document."""
     order = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
@@ -64,8 +67,9 @@ def _permutation(rng: np.random.Generator, n: int) -> np.ndarray:
 class DocumentBatches:
     """Epochs of DocBatch; the position is (epoch, step) plus the states carried by --chunk.
 
-    An epoch's order is a few integer arrays (a document permutation), never a list per
-    piece, so a corpus of millions of documents costs a few bytes per document.
+    An epoch's order is a document permutation (4 bytes per document), never a list per
+    piece; length buckets sort POOL documents of it at a time, so no corpus-wide array of
+    lengths is built.
     """
 
     def __init__(self, pieces: DocumentPieces, batch_size: int, seed: int,
@@ -84,11 +88,15 @@ class DocumentBatches:
         if self.max_pieces > 1:
             yield from self._slot_plan(order)
             return
-        if self.bucketed:  # stable sort: random order among documents of equal length
-            order = order[np.argsort(self.pieces.seq_lengths()[order], kind="stable")]
         b = self.batch_size
-        for i in _permutation(rng, -(-len(order) // b)):
-            yield [(d, 0) for d in order[i * b: (i + 1) * b].tolist()]
+        size = max(POOL // b, 1) * b  # whole batches per pool: only the last batch is short
+        for start in range(0, len(order), size):
+            pool = order[start: start + size]
+            if self.bucketed:  # stable sort: random order among documents of equal length
+                lengths = np.array([self.pieces.length(d, 0) for d in pool.tolist()])
+                pool = pool[np.argsort(lengths, kind="stable")]
+            for i in _permutation(rng, -(-len(pool) // b)):
+                yield [(d, 0) for d in pool[i * b: (i + 1) * b].tolist()]
 
     def _slot_plan(self, order: np.ndarray) -> Iterator[list[Key]]:
         """Chunked documents: each slot (row) reads its document's pieces in order, then

@@ -151,11 +151,6 @@ class DocumentPieces:
         """Pieces of a sequence of n ids."""
         return -(-(n - 1) // self.chunk) if self.chunk else 1
 
-    def seq_lengths(self) -> np.ndarray:
-        """(D,) each document's ids after --max-length (for sorting by length)."""
-        lengths = self.docs.lengths
-        return np.minimum(lengths, self.max_length + 1) if self.max_length else lengths
-
     def count(self, d: int) -> int:
         """Pieces of document d."""
         return self._count(self._truncated(self.docs.length(d)))

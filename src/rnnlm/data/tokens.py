@@ -88,7 +88,7 @@ class TokenFile:
 class DocumentIds:
     """Documents as one id sequence plus offsets (both read in windows: in memory or mapped);
     document d reads BOD t1 .. tn EOD. Nothing is held per document unless asked for
-    (`lengths`, for sorting by length)."""
+    (`lengths`, for scoring a split)."""
 
     def __init__(self, tokens: Tokens, offsets: Tokens, bod: int, eod: int) -> None:
         self.tokens, self.offsets, self.bod, self.eod = tokens, offsets, bod, eod
