@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("rnnlm.serve")
+DRAIN = 1 << 27  # bytes of an oversized body read before answering 413
 
 
 class ApiError(Exception):
@@ -47,8 +48,8 @@ def validation_message(err: dict) -> tuple[str, str | None]:
     if err.get("type") == "model_attributes_type":
         return "the request body must be a JSON object", None
     # pydantic names the union member it tried ('prompt.str'); the field is what matters
-    fields = [x for x in loc if not x.startswith(("str", "list[", "int", "float", "bool",
-                                                   "function-"))]
+    fields = [x for x in loc if x not in ("str", "int", "float", "bool") and not x.isdigit()
+              and not x.startswith(("list[", "function-", "constrained-"))]
     param = ".".join(fields) or None
     msg = err.get("msg", "invalid value")
     if err.get("type") == "extra_forbidden":
@@ -85,7 +86,7 @@ def install(app: FastAPI) -> None:
 
 class BodyLimit:
     """ASGI middleware: refuse request bodies over `limit` bytes with 413 before the app
-    reads them (by Content-Length, or by counting a chunked body as it arrives)."""
+    sees them (counted as they arrive, so a chunked body is bounded too)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -94,22 +95,21 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self.refuse(send)
-            return
-        chunks, size = [], 0
-        while True:  # read the whole body (bounded), then replay it to the app
+        chunks, size, more = [], 0, True
+        while more:  # read the whole body (bounded), then replay it to the app
             message = await receive()
             if message["type"] != "http.request":
                 break
+            more = message.get("more_body", False)
             size += len(message.get("body", b""))
-            if size > self.limit:
+            if size > self.limit:  # read the rest unkept (up to DRAIN), so the client
+                while more and size < DRAIN:  # sees the 413 instead of a reset
+                    message = await receive()
+                    more = message.get("more_body", False) and message["type"] == "http.request"
+                    size += len(message.get("body", b""))
                 await self.refuse(send)
                 return
             chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
         replayed = False
 
         async def replay() -> Message:
