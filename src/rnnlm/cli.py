@@ -40,6 +40,7 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
                "prepare": ("corpus:prepare", "corpus:show_prepared")},
     "export": ("export:export", None),
     "serve": ("serve:serve", None),
+    "inspect": ("inspect:inspect", None),
     "bench": ("bench:bench", None),
     "demo": ("demo:demo", None),
 }

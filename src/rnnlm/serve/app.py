@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.inspect import inspect_text
@@ -123,6 +124,8 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
     @app.get("/", response_class=HTMLResponse)
     async def page() -> str:
         return resources.files("rnnlm.serve").joinpath("static/index.html").read_text("utf-8")
+
+    app.mount("/static", StaticFiles(packages=[("rnnlm.serve", "static")]), name="static")
 
     return app
 
