@@ -87,6 +87,9 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
             raise ApiError(400, f"n: {len(prompts)} prompt(s) × n={req.n} choices is over "
                                 f"this server's limit of {limits.max_choices}", "n",
                            "too_many_choices")
+        if len(prompts) * req.n > sched.max_streams:
+            raise ApiError(400, f"n: {len(prompts) * req.n} choices is over this server's "
+                                f"{sched.max_streams} streams", "n", "too_many_choices")
         job = Job(prompts, req.n, req.max_tokens, req.temperature, req.top_p, req.top_k,
                   req.stops(), req.seed, req.logprobs, req.echo, asyncio.Queue(),
                   asyncio.get_running_loop())
@@ -182,25 +185,39 @@ def logprobs_of(tokens: list[Token], offset: int) -> dict[str, list[Any]]:
 
 
 async def events(sched: Scheduler, job: Job, request: Request | None = None
-                 ) -> AsyncIterator[Event]:
-    """The job's events until every choice has finished; the job is cancelled (its rows
-    freed before the next step) if the consumer stops early or the client goes away."""
+                 ) -> AsyncIterator[list[Event]]:
+    """The job's events, as many as have arrived at a time, until every choice has
+    finished; the job is cancelled (its rows freed before the next step) if the consumer
+    stops early or the client goes away."""
     left = job.streams
     try:
         while left:
             try:
-                event = await asyncio.wait_for(job.queue.get(), timeout=0.5)
+                got = [await asyncio.wait_for(job.queue.get(), timeout=0.5)]
             except TimeoutError:
                 if request is not None and await request.is_disconnected():
                     return
                 continue
-            if event.error:
-                raise ApiError(500, event.error, kind="server_error")
-            left -= event.finish is not None
-            yield event
+            while not job.queue.empty():  # under load, tokens pile up: send them together
+                got.append(job.queue.get_nowait())
+            for event in got:
+                if event.error:
+                    raise ApiError(500, event.error, kind="server_error")
+                left -= event.finish is not None
+            yield got
     finally:
         if left:
             sched.cancel(job)
+
+
+def merged(got: list[Event]) -> list[Event]:
+    """Events of one choice joined into one (in order of the choices' first event)."""
+    by_index: dict[int, Event] = {}
+    for e in got:
+        m = by_index.setdefault(e.index, Event(e.index, []))
+        m.tokens += e.tokens
+        m.finish, m.drawn = e.finish or m.finish, e.drawn or m.drawn
+    return list(by_index.values())
 
 
 async def collect(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage,
@@ -208,12 +225,13 @@ async def collect(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage
     """The whole completion in one response."""
     choices = [{"text": "", "index": i, "logprobs": None, "finish_reason": None,
                 "tokens": []} for i in range(job.streams)]
-    async for event in events(sched, job, request):
-        c = choices[event.index]
-        c["tokens"] += event.tokens
-        if event.finish:
-            c["finish_reason"] = event.finish
-            usage.completion_tokens += event.drawn
+    async for got in events(sched, job, request):
+        for event in got:
+            c = choices[event.index]
+            c["tokens"] += event.tokens
+            if event.finish:
+                c["finish_reason"] = event.finish
+                usage.completion_tokens += event.drawn
     for c in choices:
         tokens = c.pop("tokens")
         c["text"] = "".join(t.text for t in tokens)
@@ -224,20 +242,23 @@ async def collect(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage
 
 async def stream(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage,
                  include_usage: bool) -> AsyncIterator[str]:
-    """Server-sent events: a chunk per choice per step with new text, then the usage chunk
-    (if asked), then `data: [DONE]`."""
+    """Server-sent events: a chunk per choice with the text that arrived since the last one
+    (a token per chunk unless the client reads slower than tokens come), then the usage
+    chunk (if asked), then `data: [DONE]`."""
     offsets = [0] * job.streams
+    start = f"data: {json.dumps(head)[:-1]}, \"choices\": ["  # the same in every chunk
     try:
-        async for event in events(sched, job):
-            text = "".join(t.text for t in event.tokens)
-            lp = logprobs_of(event.tokens, offsets[event.index]) \
-                if job.logprobs is not None else None
-            offsets[event.index] += len(text)
-            if event.finish:
-                usage.completion_tokens += event.drawn
-            choice = {"text": text, "index": event.index, "logprobs": lp,
-                      "finish_reason": event.finish}
-            yield f"data: {json.dumps({**head, 'choices': [choice]})}\n\n"
+        async for got in events(sched, job):
+            for event in merged(got):
+                text = "".join(t.text for t in event.tokens)
+                lp = logprobs_of(event.tokens, offsets[event.index]) \
+                    if job.logprobs is not None else None
+                offsets[event.index] += len(text)
+                if event.finish:
+                    usage.completion_tokens += event.drawn
+                choice = {"text": text, "index": event.index, "logprobs": lp,
+                          "finish_reason": event.finish}
+                yield f"{start}{json.dumps(choice)}]}}\n\n"
     except ApiError as e:
         yield f"data: {json.dumps(errors.body(e.message, e.kind, e.param, e.code))}\n\n"
     if include_usage:
