@@ -9,18 +9,24 @@ import torch
 from rnnlm.config import ModelConfig
 from rnnlm.inference.sampling import RowParams, draw_rows
 from rnnlm.models.rnn import RNNLanguageModel
-from rnnlm.serve.rows import ModelRows, StepperRows, prime
+from rnnlm.models.transformer import TransformerLanguageModel
+from rnnlm.serve.rows import ModelRows, StepperRows, prime, rows_for
 from rnnlm.serve.stops import StopText, Token
 
 
-def model(cell: str) -> RNNLanguageModel:
+def model(cell: str) -> torch.nn.Module:
     torch.manual_seed(0)
+    if cell == "transformer":
+        cfg = ModelConfig(cell=cell, layers=2, hidden=16, heads=2, block=32, vocab_size=11,
+                          dropout=0.0)
+        return TransformerLanguageModel(cfg).eval()
     return RNNLanguageModel(ModelConfig(cell=cell, layers=2, hidden=16, embedding=8,
                                         vocab_size=11, dropout=0.0)).eval()
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("kind", [StepperRows, ModelRows])
+@pytest.mark.parametrize("cell,kind", [("lstm", StepperRows), ("gru", StepperRows),
+                                       ("rnn", StepperRows), ("lstm", ModelRows),
+                                       ("gru", ModelRows), ("transformer", ModelRows)])
 @torch.inference_mode()
 def test_rows_join_and_leave_without_changing_any_stream(cell: str, kind: type) -> None:
     """Streams primed apart, batched, some dropped and others added (the batch grows past
@@ -34,6 +40,7 @@ def test_rows_join_and_leave_without_changing_any_stream(cell: str, kind: type) 
         rows.add(prime(m, seqs[i][:, :3], "fp32")[1], 1)
         alive.append(i)
 
+    assert isinstance(rows_for(m, "fp32"), ModelRows if cell == "transformer" else StepperRows)
     fed = {i: 3 for i in range(7)}
     for i in range(3):
         join(i)

@@ -30,3 +30,4 @@ def test_inspect_writes_a_page_and_a_picture(tiny_run: Path, tmp_path: Path,
 def test_inspect_refuses_a_missing_file(tiny_run: Path, tmp_path: Path, capsys) -> None:
     assert main(["inspect", str(tiny_run), "--text", str(tmp_path / "none.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+

@@ -23,15 +23,13 @@ def load_schedulers(runs: list[str], checkpoint: str = "best", device: str = "au
     """One batched-stream scheduler per run, by run name."""
     from rnnlm.serve.scheduler import Scheduler
 
-    models = {}
-    for run in runs:
-        name = run_name(run)
-        if name in models:
-            raise RnnlmError(f"two runs are named {name!r}; serve runs with distinct "
-                             f"directory names")
-        models[name] = Scheduler(LanguageModel.load(run, device=device, which=checkpoint),
-                                 max_streams)
-    return models
+    names = [run_name(run) for run in runs]
+    twins = sorted({n for n in names if names.count(n) > 1})
+    if twins:
+        raise RnnlmError(f"two runs are named {twins[0]!r}; serve runs with distinct "
+                         f"directory names")
+    lms = [LanguageModel.load(run, device=device, which=checkpoint) for run in runs]
+    return {name: Scheduler(lm, max_streams) for name, lm in zip(names, lms, strict=True)}
 
 
 def serve(runs: Annotated[list[str], Arg("run directories, each served under its name",
