@@ -118,6 +118,14 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
             raise ApiError(400, f"text: {len(req.text):,} characters is over this server's "
                                 f"limit of {limits.max_inspect_chars:,}", "text",
                            "text_too_long")
+        cfg = sched.lm.model.cfg
+        bad = [u for u in req.units if u[0] >= cfg.layers or u[1] >= cfg.hidden]
+        if bad:
+            raise ApiError(400, f"units: {bad[0]} does not exist: the model has {cfg.layers} "
+                                f"layer(s) of {cfg.hidden} units", "units", "invalid_value")
+        if req.state == "cell" and cfg.cell != "lstm":
+            raise ApiError(400, f"state: a {cfg.cell} has no cell state; use hidden",
+                           "state", "invalid_value")
         try:
             return await asyncio.to_thread(inspect_text, sched.lm, req.text, req.top_k,
                                            [tuple(u) for u in req.units], req.state, req.rank)
