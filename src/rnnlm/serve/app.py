@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.inspect import inspect_text
@@ -106,9 +107,7 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
                       - (len(prompts) if sched.lm.boundaries else 0))
         if req.stream:
             include = bool(req.stream_options and req.stream_options.include_usage)
-            return StreamingResponse(stream(sched, job, head, usage, include),
-                                     media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache"})
+            return JobStream(sched, job, stream(sched, job, head, usage, include))
         return await collect(sched, job, head, usage, request)
 
     @app.post("/v1/inspect", dependencies=[Depends(authorized)])
@@ -139,6 +138,22 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
     app.mount("/static", StaticFiles(packages=[("rnnlm.serve", "static")]), name="static")
 
     return app
+
+
+class JobStream(StreamingResponse):
+    """The server-sent events of a job, which is cancelled once the response ends however
+    it ends: also when the client left before the first chunk (the body never started)."""
+
+    def __init__(self, sched: Scheduler, job: Job, body: AsyncIterator[str]) -> None:
+        super().__init__(body, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache"})
+        self.sched, self.job = sched, job
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.sched.cancel(self.job)  # a no-op for a job that has finished
 
 
 def describe(name: str, s: Scheduler) -> dict[str, Any]:
