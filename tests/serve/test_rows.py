@@ -10,7 +10,7 @@ from rnnlm.config import ModelConfig
 from rnnlm.inference.sampling import RowParams, draw_rows
 from rnnlm.models.rnn import RNNLanguageModel
 from rnnlm.models.transformer import TransformerLanguageModel
-from rnnlm.serve.rows import ModelRows, StepperRows, prime, rows_for
+from rnnlm.serve.rows import ModelRows, StepperRows, prime, prime_many, rows_for
 from rnnlm.serve.stops import StopText, Token
 
 
@@ -61,6 +61,23 @@ def test_rows_join_and_leave_without_changing_any_stream(cell: str, kind: type) 
     assert rows.n == 1
     if kind is StepperRows:
         assert rows.capacity == 1  # shrunk back
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "transformer"])
+@pytest.mark.parametrize("budget", [1 << 24, 200])
+@torch.inference_mode()
+def test_prompts_primed_together_equal_each_alone(cell: str, budget: int) -> None:
+    """Prompts of several lengths in one padded call (or in groups under a small budget)."""
+    m = model(cell)
+    prompts = [torch.randint(1, 11, (1, n)) for n in (5, 1, 9, 5)]
+    for (logits, state), ids in zip(prime_many(m, prompts, "fp32", budget), prompts,
+                                    strict=True):
+        want_logits, want_state = prime(m, ids, "fp32")
+        torch.testing.assert_close(logits, want_logits, atol=1e-5, rtol=1e-5)
+        for a, b in zip(state if isinstance(state, tuple) else [state],
+                        want_state if isinstance(want_state, tuple) else [want_state],
+                        strict=True):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_each_row_draws_from_its_own_generator() -> None:

@@ -211,18 +211,21 @@ async def events(sched: Scheduler, job: Job, request: Request | None = None
                  ) -> AsyncIterator[list[Event]]:
     """The job's events, as many as have arrived at a time, until every choice has
     finished; the job is cancelled (its rows freed before the next step) if the consumer
-    stops early or the client goes away."""
+    stops early or the client goes away (polled every 0.5 s when not streaming)."""
     left = job.streams
     try:
         while left:
-            try:
-                got = [await asyncio.wait_for(job.queue.get(), timeout=0.5)]
-            except TimeoutError:
-                if request is not None and await request.is_disconnected():
-                    return
-                continue
+            if request is None:  # streamed: Starlette cancels us when the client goes
+                got = await job.queue.get()
+            else:
+                try:
+                    got = await asyncio.wait_for(job.queue.get(), timeout=0.5)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    continue
             while not job.queue.empty():  # under load, tokens pile up: send them together
-                got.append(job.queue.get_nowait())
+                got = got + job.queue.get_nowait()
             for event in got:
                 if event.error:
                     raise ApiError(500, event.error, kind="server_error")

@@ -24,6 +24,36 @@ def prime(model: LanguageModelNet, ids: torch.Tensor, precision: str
     return logits[0].float(), state
 
 
+def prime_many(model: LanguageModelNet, prompts: list[torch.Tensor], precision: str,
+               budget: int = 1 << 24) -> list[tuple[torch.Tensor, State]]:
+    """prime() of several prompts (each (1, P)): for a recurrent model, as many as fit
+    `budget` logits in one forward call, right-padded with their true lengths (each row's
+    state is the one after its last real id); other models one call each."""
+    if not supports(model):
+        return [prime(model, ids, precision) for ids in prompts]
+    out: list[tuple[torch.Tensor, State]] = []
+    vocab, start = model.cfg.vocab_size, 0
+    while start < len(prompts):
+        end = start + 1
+        while end < len(prompts) and (end + 1 - start) * vocab * max(
+                p.shape[1] for p in prompts[start: end + 1]) <= budget:
+            end += 1
+        group = prompts[start:end]
+        lengths = torch.tensor([p.shape[1] for p in group])  # (B,)
+        ids = torch.zeros(len(group), int(lengths.max()), dtype=torch.int64,
+                          device=group[0].device)  # (B, P) padded with 0
+        for row, p in enumerate(group):
+            ids[row, : p.shape[1]] = p[0]
+        ragged = bool((lengths != lengths[0]).any())
+        with autocast(ids.device, precision):
+            logits, state = model(ids, lengths=lengths if ragged else None)  # (B, P, V)
+        for row, n in enumerate(lengths.tolist()):
+            out.append((logits[row, :n].float(),
+                        map_state(lambda t, r=row: t[:, r: r + 1], state)))  # (L, 1, H)
+        start = end
+    return out
+
+
 class StepperRows:
     """Rows on Steppers: a batch of size a power of two ≥ the rows (rows past them are
     idle), moved to a Stepper of another size when the rows outgrow it or fall under a

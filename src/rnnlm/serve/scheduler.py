@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from rnnlm.inference.sampling import RowParams, draw_rows
 from rnnlm.inference.scoring import token_nats
 from rnnlm.language_model import LanguageModel
+from rnnlm.models.state import State
 from rnnlm.runtime import memory_guard
-from rnnlm.serve.rows import prime, rows_for
+from rnnlm.serve.rows import prime_many, rows_for
 from rnnlm.serve.stops import StopText, Token
 
 log = logging.getLogger("rnnlm.serve")
@@ -72,7 +73,7 @@ class Job:
     seed: int | None = None
     logprobs: int | None = None
     echo: bool = False
-    queue: asyncio.Queue[Event] | None = None
+    queue: asyncio.Queue[list[Event]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     cancelled: bool = False
 
@@ -173,26 +174,36 @@ class Scheduler:
         """Prime the jobs that arrived: each prompt once, its state copied per choice."""
         with self.lock:
             jobs, self.pending = list(self.pending), deque()
+        for job in [j for j in jobs if j.cancelled]:
+            self._release(job.streams)
+        jobs = [j for j in jobs if not j.cancelled]
+        try:  # every new prompt in as few forward calls as fit
+            primed = iter(prime_many(self.lm.model, [p.ids for j in jobs for p in j.prompts],
+                                     self.lm.precision))
+        except Exception:
+            log.exception("priming requests failed")
+            self._refuse(jobs)
+            return
         for job in jobs:
-            if job.cancelled:
-                self._release(job.streams)
-                continue
             try:
-                self._admit(job)
+                self._admit(job, [next(primed) for _ in job.prompts])
             except Exception:
-                log.exception("priming a request failed")
-                self._release(job.streams)
-                self._send([(job, Event(0, [], "error", error="the model failed on the "
-                                                                   "prompt"))])
+                log.exception("admitting a request failed")
+                self._refuse([job])
         if jobs:
             memory_guard().check()  # prompts of every length leave freed blocks behind
 
-    def _admit(self, job: Job) -> None:
-        """Prime a job's prompts, send the echoed prompts, add its rows (none for
-        max_tokens 0: those choices end at once)."""
+    def _refuse(self, jobs: list[Job]) -> None:
+        """End jobs that could not be primed with an error event."""
+        for job in jobs:
+            self._release(job.streams)
+            self._send([(job, Event(0, [], "error", error="the model failed on the prompt"))])
+
+    def _admit(self, job: Job, primed: list[tuple[torch.Tensor, State]]) -> None:
+        """Given its primed prompts (logits (P, V), state), send a job's echoed prompts and
+        add its rows (none for max_tokens 0: those choices end at once)."""
         events, joined, firsts = [], [], []
-        for p, prompt in enumerate(job.prompts):
-            logits, state = prime(self.lm.model, prompt.ids, self.lm.precision)  # (P, V)
+        for p, (prompt, (logits, state)) in enumerate(zip(job.prompts, primed, strict=True)):
             echoed = self._echo(job, prompt, logits) if job.echo else []
             for j in range(job.n):
                 index = p * job.n + j
@@ -323,16 +334,18 @@ class Scheduler:
 
     @staticmethod
     def _send(items: list[tuple[Job, Event]]) -> None:
-        """Hand events to their requests' event loops, one callback per loop."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Event]]] = {}
+        """Hand events to their requests' event loops: one callback per loop, one list of
+        events per job."""
+        by_loop: dict[asyncio.AbstractEventLoop, dict[int, tuple[Job, list[Event]]]] = {}
         for job, event in items:
             if job.loop is not None and not job.cancelled:
-                by_loop.setdefault(job.loop, []).append((job, event))
+                jobs = by_loop.setdefault(job.loop, {})
+                jobs.setdefault(id(job), (job, []))[1].append(event)
         for loop, batch in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is listening
-                loop.call_soon_threadsafe(_deliver, batch)
+                loop.call_soon_threadsafe(_deliver, list(batch.values()))
 
 
-def _deliver(batch: list[tuple[Job, Event]]) -> None:
-    for job, event in batch:
-        job.queue.put_nowait(event)
+def _deliver(batch: list[tuple[Job, list[Event]]]) -> None:
+    for job, events in batch:
+        job.queue.put_nowait(events)
