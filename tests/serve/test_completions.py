@@ -64,12 +64,12 @@ def test_plain_completion(client: openai.OpenAI) -> None:
 
 
 def test_stream_equals_plain_and_reports_usage(client: openai.OpenAI) -> None:
-    plain = complete(client, prompt="KING:", max_tokens=40, seed=7).choices[0].text
-    texts, chunks, reasons = streamed(client, prompt="KING:", max_tokens=40, seed=7,
+    plain = complete(client, prompt="KING:", max_tokens=300, seed=7).choices[0].text
+    texts, chunks, reasons = streamed(client, prompt="KING:", max_tokens=300, seed=7,
                                       stream_options={"include_usage": True})
     assert texts == {0: plain} and reasons == {0: "length"}
-    assert len(chunks) > 10  # text arrives as it is made, not in one piece
-    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 40
+    assert len(chunks) > 4  # text arrives as it is made (a chunk per 20 ms), not at the end
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 300
 
 
 def test_n_choices_are_distinct_and_reproducible(client: openai.OpenAI) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -41,6 +42,7 @@ class Limits:
     max_body: int = 1 << 20  # bytes of a request body
     max_inspect_chars: int = 10_000  # characters of an inspected text
     retry_after: int = 1  # seconds a 429 asks the client to wait
+    stream_interval: float = 0.02  # seconds between a stream's chunks (its first: at once)
 
 
 def create_app(models: dict[str, Scheduler], api_key: str | None = None,
@@ -107,7 +109,8 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
                       - (len(prompts) if sched.lm.boundaries else 0))
         if req.stream:
             include = bool(req.stream_options and req.stream_options.include_usage)
-            return JobStream(sched, job, stream(sched, job, head, usage, include))
+            return JobStream(sched, job, stream(sched, job, head, usage, include,
+                                                limits.stream_interval))
         return await collect(sched, job, head, usage, request)
 
     @app.post("/v1/inspect", dependencies=[Depends(authorized)])
@@ -267,14 +270,23 @@ async def collect(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage
 
 
 async def stream(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage,
-                 include_usage: bool) -> AsyncIterator[str]:
-    """Server-sent events: a chunk per choice with the text that arrived since the last one
-    (a token per chunk unless the client reads slower than tokens come), then the usage
-    chunk (if asked), then `data: [DONE]`."""
+                 include_usage: bool, interval: float = 0.0) -> AsyncIterator[str]:
+    """Server-sent events: a chunk per choice with the text made since its last one, at
+    most one per `interval` seconds (the first text and the end at once: a chunk costs the
+    server and the client far more than a token, so many streams of one token per chunk
+    would spend the machine on HTTP), then the usage chunk (if asked), then
+    `data: [DONE]`."""
     offsets = [0] * job.streams
     start = f"data: {json.dumps(head)[:-1]}, \"choices\": ["  # the same in every chunk
+    clock = asyncio.get_running_loop().time
+    pending: list[Event] = []
+    last = -math.inf
     try:
         async for got in events(sched, job):
+            pending += got
+            if clock() - last < interval and not any(e.finish for e in got):
+                continue
+            last, got, pending = clock(), pending, []
             for event in merged(got):
                 text = "".join(t.text for t in event.tokens)
                 lp = logprobs_of(event.tokens, offsets[event.index]) \

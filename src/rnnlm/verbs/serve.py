@@ -42,6 +42,8 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
           max_streams: Annotated[int, Arg("streams generating at once, per model (more: 429)")
                                  ] = 100,
           max_tokens: Annotated[int, Arg("largest max_tokens a request may ask")] = 4096,
+          stream_interval: Annotated[float, Arg(
+              "milliseconds between a stream's chunks (0: a chunk per token)")] = 20.0,
           checkpoint: Checkpoint = "best", device: Device = "auto") -> None:
     """Serve runs over HTTP: OpenAI-compatible completions, inspect, and a web page at /."""
     try:
@@ -51,11 +53,12 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
     except ImportError as e:
         raise RnnlmError(f"rnnlm serve needs the serve extra ({e.name} is missing): "
                          f"pip install 'rnnlm[serve]'") from None
-    if max_streams < 1 or max_tokens < 1:
-        raise RnnlmError(f"--max-streams and --max-tokens must be 1 or more (got "
-                         f"{max_streams} and {max_tokens})")
+    if max_streams < 1 or max_tokens < 1 or stream_interval < 0:
+        raise RnnlmError(f"--max-streams and --max-tokens must be 1 or more, "
+                         f"--stream-interval 0 or more (got {max_streams}, {max_tokens}, "
+                         f"{stream_interval})")
     models = load_schedulers(runs, checkpoint, device, max_streams)
     app = create_app(models, api_key or os.environ.get("RNNLM_API_KEY") or None,
-                     Limits(max_tokens=max_tokens))
+                     Limits(max_tokens=max_tokens, stream_interval=stream_interval / 1000))
     print(f"serving {', '.join(models)} on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
