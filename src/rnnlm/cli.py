@@ -39,6 +39,8 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
                "arxiv": ("corpus:arxiv", "corpus:show_added"),
                "prepare": ("corpus:prepare", "corpus:show_prepared")},
     "export": ("export:export", None),
+    "serve": ("serve:serve", None),
+    "inspect": ("inspect:inspect", None),
     "bench": ("bench:bench", None),
     "demo": ("demo:demo", None),
 }

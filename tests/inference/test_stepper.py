@@ -80,3 +80,19 @@ def test_bf16_is_close() -> None:
     st.load_state(None)
     for t in range(10):
         torch.testing.assert_close(st.step(ids[:, t]), expected[:, t], atol=0.05, rtol=0.05)
+
+
+@pytest.mark.parametrize("cell,activation", CASES)
+def test_a_shared_stepper_reuses_the_weights(cell: str, activation: str) -> None:
+    """A Stepper of another batch size built with share= computes the same logits, on the
+    same weight tensors."""
+    m = model(cell, activation, 2, 8)
+    first = Stepper(m, 1)
+    st = Stepper(m, 5, share=first)
+    assert st.weights is first.weights and st.w_head is first.w_head
+    ids = torch.randint(0, 13, (5, 6))
+    with torch.no_grad():
+        expected, _ = m(ids)
+    st.load_state(None)
+    for t in range(6):
+        torch.testing.assert_close(st.step(ids[:, t]), expected[:, t], atol=1e-5, rtol=1e-5)

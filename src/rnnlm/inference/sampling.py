@@ -113,3 +113,44 @@ def generate_ids(model: LanguageModelNet, prime: torch.Tensor, steps: int, s: Sa
     finally:
         model.train(was_training)
 
+
+
+@dataclass
+class RowParams:
+    """Per-row sampling settings of a batch whose rows belong to different requests: each
+    (B,); top_k 0 is off, top_p ≥ 1 is off, greedy rows take the argmax."""
+
+    temperature: torch.Tensor
+    top_k: torch.Tensor
+    top_p: torch.Tensor
+    greedy: torch.Tensor
+
+
+def filter_rows(logits: torch.Tensor, p: RowParams) -> torch.Tensor:
+    """filter_logits with settings of its own for every row: logits (B, V) → scores (B, V),
+    each row divided by its temperature, tokens outside its top-k / top-p at -inf."""
+    scores = logits / p.temperature[:, None]  # (B, V), a new tensor
+    k_on, p_on = p.top_k > 0, p.top_p < 1  # (B,)
+    if not bool(k_on.any() or p_on.any()):
+        return scores
+    sorted_scores, order = torch.sort(scores, dim=-1, descending=True)  # (B, V)
+    rank = torch.arange(scores.shape[-1], device=scores.device)  # (V,)
+    drop = k_on[:, None] & (rank[None, :] >= p.top_k[:, None])  # past each row's top-k
+    probs = torch.softmax(sorted_scores.masked_fill(drop, float("-inf")), dim=-1)
+    before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly more likely kept tokens
+    drop |= p_on[:, None] & (before >= p.top_p[:, None])  # keeps ≥ 1 token per row
+    return scores.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+
+
+def draw_rows(logits: torch.Tensor, p: RowParams, generators: list[torch.Generator],
+              noise: torch.Tensor) -> torch.Tensor:
+    """One id per row (B,) from logits (B, V) (banned ids already at -inf), row i's Gumbel
+    noise drawn from generators[i] into noise (≥ B rows): a row's id depends only on its own
+    logits, settings and generator, never on the other rows of the batch."""
+    scores = filter_rows(logits, p)  # (B, V)
+    u = noise[: len(generators)]
+    for row, gen in zip(u, generators, strict=True):
+        row.uniform_(generator=gen)
+    u.clamp_(min=torch.finfo(u.dtype).tiny)
+    ids = scores.sub_(u.log_().neg_().log_()).argmax(dim=-1)  # Gumbel-max, as Draw
+    return torch.where(p.greedy, logits.argmax(dim=-1), ids)

@@ -92,15 +92,51 @@ class GRULayer:
 
 
 class Stepper:
-    """The model's next-token logits for `batch` streams, one token per stream per call."""
+    """The model's next-token logits for `batch` streams, one token per stream per call;
+    `share`: another Stepper of the same model whose prepared weights this one reuses (a
+    server keeps one per batch size without a copy of the weights each)."""
 
     @torch.inference_mode()
-    def __init__(self, model: RNNLanguageModel, batch: int, precision: str = "fp32") -> None:
+    def __init__(self, model: RNNLanguageModel, batch: int, precision: str = "fp32",
+                 share: Stepper | None = None) -> None:
         cfg = model.cfg
-        self.layers, self.hidden = cfg.layers, cfg.hidden
+        self.cell, self.layers, self.hidden = cfg.cell, cfg.layers, cfg.hidden
         dev = model.head.weight.device
         dt = torch.bfloat16 if precision == "bf16" else torch.float32  # GEMM dtype
         H, G, L, V = cfg.hidden, GATES[cfg.cell], cfg.layers, cfg.vocab_size
+        if share is None:
+            self._prepare(model, dt)
+        else:
+            self.table, self.embed, self.base = share.table, share.embed, share.base
+            self.weights, self.w_head, self.b_head = share.weights, share.w_head, share.b_head
+
+        self.S = torch.zeros(batch, self.base + L * H, dtype=dt, device=dev)  # [x, h_0..h_L-1]
+        self.x = self.S[:, : self.base]  # (B, E): the embedding, when there is no table
+        self.hs = [self.S[:, self.base + k * H: self.base + (k + 1) * H] for k in range(L)]
+        self.gates = torch.zeros(L, batch, G * H, dtype=dt, device=dev)  # (L, B, G·H)
+        self.c = torch.zeros(L, batch, H, device=dev) if cfg.cell == "lstm" else None  # fp32
+        gates_h = torch.zeros_like(self.gates) if cfg.cell == "gru" else None
+        self.stack: list[Layer | GRULayer] = []
+        for k, weights in enumerate(self.weights):
+            looked_up = k == 0 and self.table is not None  # the input part is in the gates
+            x = self.x if k == 0 else self.hs[k - 1]  # (B, in)
+            if cfg.cell == "gru":
+                self.stack.append(GRULayer(x, *weights, self.gates[k], gates_h[k], self.hs[k]))
+                continue
+            start = self.base + (k - 1) * H if k else 0  # [x, h]: a contiguous slice of S
+            inp = self.S[:, start if not looked_up else self.base: self.base + (k + 1) * H]
+            c = self.c[k] if self.c is not None else None
+            self.stack.append(Layer(cfg.cell, ACTIVATIONS[cfg.activation], inp, *weights,
+                                    self.gates[k], self.hs[k], c))
+        self.out = torch.zeros(batch, V, dtype=dt, device=dev)  # (B, V) head output
+        self.logits = self.out if dt == torch.float32 else torch.zeros_like(self.out).float()
+
+    def _prepare(self, model: RNNLanguageModel, dt: torch.dtype) -> None:
+        """The weights every batch size shares: the first-layer table (or embedding), each
+        layer's GEMM operands, the head."""
+        cfg = model.cfg
+        H, G, L, V = cfg.hidden, GATES[cfg.cell], cfg.layers, cfg.vocab_size
+        dev = model.head.weight.device
 
         def param(name: str, k: int) -> torch.Tensor:
             w = getattr(model.rnn, f"{name}_l{k}").detach().float()
@@ -117,36 +153,21 @@ class Stepper:
             self.table = torch.addmm(bias, x, w_ih0.t()).to(dt)  # (V, G·H)
         self.embed = None if self.table is not None else embed.to(dt)  # (V, E)
         self.base = 0 if self.table is not None else width  # where h_0 starts in S
-
-        self.S = torch.zeros(batch, self.base + L * H, dtype=dt, device=dev)  # [x, h_0..h_L-1]
-        self.x = self.S[:, : self.base]  # (B, E): the embedding, when there is no table
-        self.hs = [self.S[:, self.base + k * H: self.base + (k + 1) * H] for k in range(L)]
-        self.gates = torch.zeros(L, batch, G * H, dtype=dt, device=dev)  # (L, B, G·H)
-        self.c = torch.zeros(L, batch, H, device=dev) if cfg.cell == "lstm" else None  # fp32
-        gates_h = torch.zeros_like(self.gates) if cfg.cell == "gru" else None
-        self.stack: list[Layer | GRULayer] = []
+        self.weights: list[tuple[torch.Tensor | None, ...]] = []  # per layer, its operands
         for k in range(L):
             w_ih, w_hh = param("weight_ih", k), param("weight_hh", k)  # (G·H, in), (G·H, H)
             b_ih, b_hh = param("bias_ih", k), param("bias_hh", k)  # (G·H,)
             looked_up = k == 0 and self.table is not None  # the input part is in the gates
-            x = self.x if k == 0 else self.hs[k - 1]  # (B, in)
             if cfg.cell == "gru":
                 w_x, b_x = (None, None) if looked_up else (w_ih.to(dt).t(), b_ih.to(dt))
-                self.stack.append(GRULayer(x, w_x, b_x, w_hh.to(dt).t(), b_hh.to(dt),
-                                           self.gates[k], gates_h[k], self.hs[k]))
+                self.weights.append((w_x, b_x, w_hh.to(dt).t(), b_hh.to(dt)))
                 continue
-            # One GEMM on [x, h], a contiguous slice of S: W = [W_ih, W_hh]ᵀ (in + H, G·H).
+            # One GEMM on [x, h]: W = [W_ih, W_hh]ᵀ (in + H, G·H).
             w = w_hh if looked_up else torch.cat([w_ih, w_hh], dim=1)  # (G·H, in + H)
-            start = self.base + (k - 1) * H if k else 0
-            inp = self.S[:, start if not looked_up else self.base: self.base + (k + 1) * H]
             b = None if looked_up else (b_ih + b_hh).to(dt)
-            c = self.c[k] if self.c is not None else None
-            self.stack.append(Layer(cfg.cell, ACTIVATIONS[cfg.activation], inp,
-                                    w.to(dt).contiguous().t(), b, self.gates[k], self.hs[k], c))
+            self.weights.append((w.to(dt).contiguous().t(), b))
         self.w_head = model.head.weight.detach().to(dt).t()  # (H, V)
         self.b_head = model.head.bias.detach().to(dt)  # (V,)
-        self.out = torch.zeros(batch, V, dtype=dt, device=dev)  # (B, V) head output
-        self.logits = self.out if dt == torch.float32 else torch.zeros_like(self.out).float()
 
     @torch.inference_mode()
     def load_state(self, state: State | None) -> None:

@@ -1,0 +1,18 @@
+"""`rnnlm serve`: how runs are named, and what it refuses before serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnlm.cli import main
+from rnnlm.errors import RnnlmError
+from rnnlm.verbs.serve import load_schedulers, run_name
+
+
+def test_serve_names_runs_and_refuses_twins(tiny_run: Path, tmp_path: Path) -> None:
+    assert run_name(tiny_run) == run_name(tiny_run / "best") == tiny_run.name
+    with pytest.raises(RnnlmError, match="two runs are named"):
+        load_schedulers([str(tiny_run), str(tiny_run / "best")], device="cpu")
+    assert main(["serve", str(tmp_path / "missing")]) == 2
