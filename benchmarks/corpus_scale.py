@@ -3,7 +3,8 @@ then a short `rnnlm train` (peak RSS) on the prepared ids, for corpora of 10 MB,
 1 GB, char and bpe tokenizers, stream and documents (`lines`) mode.
 
     RNNLM_DATA=../shared/data PYTHONPATH=src python benchmarks/corpus_scale.py \
-        [--sizes 10,100,1000] [--modes stream,documents] [--out runs/corpus-scale] [--steps 20]
+        [--sizes 10,100,1000] [--modes stream,documents] [--tokenizers char,bpe] \
+        [--out runs/corpus-scale] [--steps 20]
 
 The corpora are the same share of each shared text corpus (prose, abstracts, Penn Treebank,
 WikiText, C, LaTeX), repeated to each size, written to OUT and deleted afterwards with
@@ -138,6 +139,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/corpus-scale")
     ap.add_argument("--steps", type=int, default=20, help="training steps per run")
     ap.add_argument("--modes", default="stream,documents", help="stream, documents or both")
+    ap.add_argument("--tokenizers", default="char,bpe", help="char, bpe or both")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +150,7 @@ def main() -> None:
             corpus = Path(tmp) / f"corpus-{size}mb.txt"
             fractions = dict(zip(("stream", "documents"), write_corpus(corpus, texts, size),
                                  strict=True))
-            for tokenizer in ("char", "bpe"):
+            for tokenizer in args.tokenizers.split(","):
                 for mode in args.modes.split(","):
                     rows.append(measure(corpus, tokenizer, mode, fractions[mode], args.steps,
                                         Path(tmp) / "home"))

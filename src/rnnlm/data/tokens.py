@@ -20,7 +20,7 @@ import numpy as np
 
 from rnnlm.errors import RnnlmError
 
-READ_BACK = 64 << 20  # bytes mapped in from a file between two hand-backs of its pages
+READ_BACK = 16 << 20  # bytes mapped in from a file between two hand-backs of its pages
 FAULT_AROUND = 64 << 10  # what one read may map in: Linux maps the pages around a fault too
 
 
