@@ -173,6 +173,9 @@ class DataConfig:
                             "tokens, the state carried from piece to piece (default: --seq-len, "
                             "so one step's memory is bounded whatever the documents' lengths; "
                             "0: whole documents in one piece)", check=NON_NEGATIVE)
+    tokenizer_from: str | None = opt(None, "use this run's tokenizer instead of fitting one "
+                                     "(an LM for `translate --lm` takes its decoder's)",
+                                     metavar="RUN")
     corpus_sha256: str = opt("", "sha256 of the corpus text, set when training", cli=False)
 
 
