@@ -35,11 +35,11 @@ def test_run_directory_has_both_tokenizers_and_safetensors(pairs_run: Path) -> N
 
 def test_resume_is_exact(pairs_file: Path, tmp_path: Path) -> None:
     def config(steps: int):
-        c = pairs_config(pairs_file, max_steps=steps, eval_every=10, decay_steps=20)
+        c = pairs_config(pairs_file, max_steps=steps, eval_every=4, decay_steps=8)
         c.model.dropout = 0.2  # the RNG state must resume too
         return c
 
-    assert resume_gap(config, 20, 10, tmp_path) <= 1e-6
+    assert resume_gap(config, 8, 4, tmp_path) <= 1e-6
 
 
 def test_translate_one_per_input_in_order(pairs_run: Path, tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_eval_reports_bleu_chrf_and_perplexity(pairs_run: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(pairs_run), "--beam", "2", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["pairs"] == 20 and result["source"].endswith(":test (20 pairs)")
+    assert result["pairs"] == 10 and result["source"].endswith(":test (10 pairs)")
     assert 0 <= result["bleu"] <= 100 and 0 <= result["chrf"] <= 100
     assert result["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
     assert result["perplexity"] == pytest.approx(
@@ -89,9 +89,9 @@ def test_beam_below_one_is_refused(pairs_run: Path, argv: list[str],
     assert err.count("\n") == 1 and "--beam must be 1 or more" in err
 
 
-def test_translate_refuses_a_language_model(tiny_run: Path) -> None:
+def test_translate_refuses_a_language_model(stream_lm: Path) -> None:
     with pytest.raises(RnnlmError, match="is a language model, not an encoder–decoder"):
-        translate(tiny_run, "hello")
+        translate(stream_lm, "hello")
 
 
 def test_sample_refuses_a_translation_run(pairs_run: Path) -> None:
@@ -99,12 +99,12 @@ def test_sample_refuses_a_translation_run(pairs_run: Path) -> None:
         sample(pairs_run, out=io.StringIO())
 
 
-def test_lm_with_another_tokenizer_is_refused(pairs_run: Path, doc_run: Path,
-                                              tiny_run: Path) -> None:
+def test_lm_with_another_tokenizer_is_refused(pairs_run: Path, other_lm: Path,
+                                              stream_lm: Path) -> None:
     with pytest.raises(RnnlmError, match="differs from the decoder's .*--tokenizer-from"):
-        translate(pairs_run, "Go.", lm=str(doc_run), out=io.StringIO())
+        translate(pairs_run, "Go.", lm=str(other_lm), out=io.StringIO())
     with pytest.raises(RnnlmError, match="stream-mode language model"):
-        translate(pairs_run, "Go.", lm=str(tiny_run), out=io.StringIO())
+        translate(pairs_run, "Go.", lm=str(stream_lm), out=io.StringIO())
 
 
 def test_fusion_and_reranking(pairs_run: Path, target_lm: Path) -> None:
@@ -136,7 +136,7 @@ def test_long_input_is_truncated_with_a_count(pairs_run: Path,
 def test_copy_and_coverage_train(pairs_file: Path, tmp_path: Path) -> None:
     from rnnlm.train.trainer import train
 
-    c = pairs_config(pairs_file, max_steps=4, eval_every=4)
+    c = pairs_config(pairs_file, max_steps=2, eval_every=2)
     c.seq2seq.copy, c.seq2seq.coverage, c.seq2seq.source_tokenizer = True, 1.0, "shared"
     run = train(c, out=tmp_path / "copy")
     t = Translator.load(run)
