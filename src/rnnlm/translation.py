@@ -110,7 +110,7 @@ class Translator:
             inputs, targets, _ = pad_batch([tgt_ids[i] for i in rows], self.device)
             with torch.no_grad(), autocast(self.device, self.precision):
                 out = self.model(src, lengths, inputs)
-            total += float(lm_loss(out.logp, targets, reduction="sum"))
+            total += float(lm_loss(out.logits, targets, reduction="sum"))
             tokens += int(sum(len(tgt_ids[i]) - 1 for i in rows))
         return total, tokens
 

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from rnnlm.checkpoint import MODEL, SOURCE_TOKENIZER, load_weights
 from rnnlm.config import RunConfig
@@ -26,7 +27,7 @@ from rnnlm.data.pairs import (
     encode_targets,
 )
 from rnnlm.models.seq2seq import Seq2Seq
-from rnnlm.models.state import IGNORE, lm_loss
+from rnnlm.models.state import IGNORE
 from rnnlm.runtime import autocast, pick_device, pick_precision, reuse_freed_memory
 from rnnlm.tokenizers import Tokenizer, build_tokenizer, fit_tokenizer, load_tokenizer
 from rnnlm.train.distributed import ALONE, World
@@ -94,6 +95,21 @@ def prepare_pairs(config: RunConfig, run_dir: Path, resuming: bool) -> tuple[Sta
         source_tok
 
 
+def smoothed_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(nats, the training loss), each summed over the real target tokens of logits
+    (B, T, V) and targets (B, T) (padding IGNORE): the loss spreads `smoothing` of each
+    target's probability over the vocabulary (label smoothing, as F.cross_entropy does it),
+    from one log_softmax."""
+    logp = F.log_softmax(logits.float(), -1).flatten(0, 1)  # (B·T, V)
+    flat = targets.flatten()
+    nats = F.nll_loss(logp, flat, ignore_index=IGNORE, reduction="sum")
+    if not smoothing:
+        return nats, nats
+    spread = -(logp.mean(-1) * (flat != IGNORE)).sum()
+    return nats, (1 - smoothing) * nats + smoothing * spread
+
+
 class Seq2SeqTrainer(Trainer):
     """The language models' Trainer with an encoder–decoder's data, step and validation."""
 
@@ -114,11 +130,9 @@ class Seq2SeqTrainer(Trainer):
         batch, _ = self.batches.next()
         s = self.config.seq2seq
         with autocast(self.device, self.precision):
-            out = self.model(batch.src, batch.src_lengths, batch.inputs)  # logp (B, T, V)
-        real = batch.targets != IGNORE  # (B, T)
-        nats = lm_loss(out.logp, batch.targets, reduction="sum")  # the reported loss
-        loss = nats if not s.label_smoothing else lm_loss(
-            out.logp, batch.targets, reduction="sum", smoothing=s.label_smoothing)
+            out = self.model(batch.src, batch.src_lengths, batch.inputs)  # logits (B, T, V)
+        real = batch.targets != IGNORE  # (B, T): documents mode's padding mask
+        nats, loss = smoothed_loss(out.logits, batch.targets, s.label_smoothing)
         if s.coverage:
             loss = loss + s.coverage * (out.coverage * real).sum()
         self.update.zero_grad()

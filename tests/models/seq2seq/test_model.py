@@ -97,7 +97,7 @@ def test_copy_distribution_sums_to_one(coverage: float) -> None:
         expect = torch.zeros(9, dtype=torch.float64).index_add_(0, src[i, :n], step.weights[i, :n])
         assert torch.allclose(p[i], expect, atol=1e-9)
     out = model(src, lengths, torch.randint(0, 9, (4, 3)))
-    assert torch.allclose(out.logp.exp().sum(-1), torch.ones(4, 3, dtype=torch.float64),
+    assert torch.allclose(out.logits.log_softmax(-1).exp().sum(-1), torch.ones(4, 3, dtype=torch.float64),
                           atol=1e-6)
     assert (out.coverage > 0).any() == bool(coverage)
 
@@ -110,11 +110,11 @@ def test_masked_loss_is_the_sum_of_per_pair_losses_over_real_tokens(cell: str) -
                for n in (3, 6, 1, 4)]
     src, lengths = pad_sources([s.numpy() for s in seqs])
     inputs, tgt, _ = pad_batch([t.numpy() for t in targets])
-    batch = lm_loss(model(src, lengths, inputs).logp, tgt, reduction="sum").item()
+    batch = lm_loss(model(src, lengths, inputs).logits, tgt, reduction="sum").item()
     real = sum(len(t) - 1 for t in targets)
     alone = 0.0
     for s, t in zip(seqs, targets, strict=True):
-        logp = model(s[None], torch.tensor([len(s)]), t[None, :-1]).logp  # (1, n, V)
+        logp = model(s[None], torch.tensor([len(s)]), t[None, :-1]).logits  # (1, n, V)
         alone += lm_loss(logp, t[None, 1:], reduction="sum").item()
     assert batch / real == pytest.approx(alone / real, abs=1e-6)
     assert real == int((tgt != -100).sum())
@@ -125,3 +125,34 @@ def test_tied_decoder_embeddings() -> None:
                       tie_weights=True)
     model = Seq2Seq(cfg, Seq2SeqConfig(pairs="tsv", source_ids=11))
     assert model.head.weight is model.decoder.embed.weight
+
+
+def test_smoothed_loss_is_cross_entropys() -> None:
+    from rnnlm.train.pairs import smoothed_loss
+
+    logits = torch.randn(3, 4, 7)
+    targets = torch.tensor([[1, 2, -100, -100], [0, 6, 5, 4], [3, -100, -100, -100]])
+    nats, loss = smoothed_loss(logits, targets, 0.1)
+    assert float(nats) == pytest.approx(float(lm_loss(logits, targets, "sum")), rel=1e-6)
+    assert float(loss) == pytest.approx(float(lm_loss(logits, targets, "sum", 0.1)), rel=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_step_rnn_equals_torchs(cell: str) -> None:
+    from rnnlm.models.seq2seq.steprnn import StepRNN
+
+    torch.manual_seed(0)
+    ours = StepRNN(cell, 7, 5, 2, 0.0, projected=4).double()
+    theirs = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(7, 5, 2, batch_first=True)
+    theirs.load_state_dict(ours.state_dict())
+    theirs.double()
+    x = torch.randn(3, 6, 7, dtype=torch.float64)
+    expect, final = theirs(x)
+    state = tuple(torch.zeros(2, 3, 5, dtype=torch.float64) for _ in range(2 if cell == "lstm"
+                                                                           else 1))
+    state = state if cell == "lstm" else state[0]
+    for t in range(6):
+        out, state = ours(ours.project(x[:, t, :4]), x[:, t, 4:], state)
+        assert torch.allclose(out, expect[:, t], atol=1e-12)
+    h = state[0] if cell == "lstm" else state
+    assert torch.allclose(h, final[0] if cell == "lstm" else final, atol=1e-12)

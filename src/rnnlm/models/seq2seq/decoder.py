@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from rnnlm.models.seq2seq.attention import Attention
-from rnnlm.models.seq2seq.encoder import RNNS
+from rnnlm.models.seq2seq.steprnn import StepRNN
 from rnnlm.models.state import State, map_state
 
 
@@ -66,8 +66,8 @@ class Decoder(nn.Module):
         self.input_feeding = input_feeding
         self.embed = nn.Embedding(vocab, embedding)
         self.drop = nn.Dropout(dropout)
-        self.rnn = RNNS[cell](embedding + (hidden if input_feeding else 0), hidden, layers,
-                              batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = StepRNN(cell, embedding + (hidden if input_feeding else 0), hidden, layers,
+                           dropout if layers > 1 else 0.0, projected=embedding)
         self.attention = Attention(attention, hidden, coverage)
         self.combine = nn.Linear(2 * hidden, hidden, bias=False)
         self.coverage = coverage
@@ -79,12 +79,13 @@ class Decoder(nn.Module):
         coverage = memory.mask.to(h.dtype) * 0 if self.coverage else None  # (B, S)
         return DecoderState(rnn, feed, coverage)
 
-    def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory
-             ) -> tuple[Step, DecoderState]:
-        """One step from the input embedding (B, E) (dropout already applied)."""
-        x = torch.cat([embedded, state.feed], -1) if self.input_feeding else embedded
-        out, rnn = self.rnn(x[:, None], state.rnn)  # (B, 1, H)
-        h = out[:, 0]  # (B, H)
+    def step(self, embedded: torch.Tensor, state: DecoderState, memory: Memory,
+             projected: torch.Tensor | None = None) -> tuple[Step, DecoderState]:
+        """One step from the input embedding (B, E) (dropout already applied) and, if
+        computed for every position at once, its input product (B, G·H) (StepRNN.project)."""
+        projected = self.rnn.project(embedded) if projected is None else projected
+        feed = state.feed if self.input_feeding else None
+        h, rnn = self.rnn(projected, feed, state.rnn)  # (B, H)
         context, weights = self.attention(h, memory.keys, memory.values, memory.mask,
                                           state.coverage)  # (B, H), (B, S)
         attentional = torch.tanh(self.combine(torch.cat([h, context], -1)))  # (B, H)

@@ -1,7 +1,8 @@
 """The encoder–decoder: source embeddings → bidirectional encoder → bridge (tanh(W s) of each
 layer's final encoder state starts the decoder) → attentional decoder → output layer (tied to
 the decoder's embeddings with --tie-weights), or the pointer-generator's mix of generating and
-copying. It returns log-probabilities, so one loss and one search serve both."""
+copying. It returns logits whose log_softmax are the log-probabilities (the copy mix's
+logarithms already are), so one loss (cross-entropy) and one search serve both."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from rnnlm.models.state import parts
 
 @dataclass
 class Output:
-    """Teacher-forced outputs: log-probabilities (B, T, V), attention weights (B, T, S), and
-    each step's coverage loss Σ_s min(a, coverage) (B, T) (zeros without coverage)."""
+    """Teacher-forced outputs: logits (B, T, V) (log_softmax: the log-probabilities),
+    attention weights (B, T, S), and each step's coverage loss Σ_s min(a, coverage) (B, T)
+    (zeros without coverage)."""
 
-    logp: torch.Tensor
+    logits: torch.Tensor
     weights: torch.Tensor
     coverage: torch.Tensor
 
@@ -60,10 +62,11 @@ class Seq2Seq(nn.Module):
         return memory, self.decoder.start(rnn, memory)
 
     def distribution(self, step: Step, memory: Memory) -> torch.Tensor:
-        """Log-probabilities (..., V) of steps (stacked (B, T, ·) or one (B, ·))."""
+        """Logits (..., V) of steps (stacked (B, T, ·) or one (B, ·)): the output layer's, or
+        the log of the pointer-generator's mix (normalized already)."""
         logits = self.head(self.drop(step.attentional))  # (..., V)
         if self.copy is None:
-            return F.log_softmax(logits, -1)
+            return logits
         p = self.copy.mix(logits, step.weights, memory.src, step.context, step.hidden,
                           step.embedded)  # (..., V)
         return torch.log(p.clamp_min(TINY))
@@ -73,10 +76,11 @@ class Seq2Seq(nn.Module):
         """Teacher forcing: the decoder reads BOD t1 .. tn, predicting t1 .. tn EOD."""
         memory, state = self.encode(src, lengths)
         embedded = self.decoder.drop(self.decoder.embed(tgt_in))  # (B, T, E)
+        projected = self.decoder.rnn.project(embedded)  # (B, T, G·H), all positions at once
         steps, coverage = [], []
         for t in range(tgt_in.shape[1]):
             before = state.coverage
-            step, state = self.decoder.step(embedded[:, t], state, memory)
+            step, state = self.decoder.step(embedded[:, t], state, memory, projected[:, t])
             steps.append(step)
             coverage.append(torch.minimum(step.weights, before).sum(-1) if before is not None
                             else step.weights.new_zeros(step.weights.shape[0]))  # (B,)
@@ -91,7 +95,7 @@ class Seq2Seq(nn.Module):
         state, and the attention weights (B, S)."""
         embedded = self.decoder.drop(self.decoder.embed(prev))  # (B, E)
         step, state = self.decoder.step(embedded, state, memory)
-        return self.distribution(step, memory), state, step.weights
+        return F.log_softmax(self.distribution(step, memory), -1), state, step.weights
 
     def num_parameters(self) -> int:
         """Trainable parameters (a tied matrix counted once)."""
