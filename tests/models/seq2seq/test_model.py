@@ -97,8 +97,9 @@ def test_copy_distribution_sums_to_one(coverage: float) -> None:
         expect = torch.zeros(9, dtype=torch.float64).index_add_(0, src[i, :n], step.weights[i, :n])
         assert torch.allclose(p[i], expect, atol=1e-9)
     out = model(src, lengths, torch.randint(0, 9, (4, 3)))
-    assert torch.allclose(out.logits.log_softmax(-1).exp().sum(-1), torch.ones(4, 3, dtype=torch.float64),
-                          atol=1e-6)
+    total = out.logits.log_softmax(-1).exp().sum(-1)  # the mix is normalized already
+    assert torch.allclose(total, torch.ones(4, 3, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(out.logits.exp().sum(-1), total, atol=1e-6)
     assert (out.coverage > 0).any() == bool(coverage)
 
 
