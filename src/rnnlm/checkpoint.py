@@ -27,6 +27,7 @@ from rnnlm.models import LanguageModelNet, build_model
 from rnnlm.tokenizers import Tokenizer, load_tokenizer, save_tokenizer
 
 MODEL, TRAINER, STATE = "model.safetensors", "trainer.safetensors", "state.json"
+SOURCE_TOKENIZER = "source_tokenizer.json"  # an encoder–decoder's source side, if not shared
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -36,8 +37,10 @@ def is_complete(path: Path) -> bool:
 
 
 def save_checkpoint(path: Path, model: LanguageModelNet, config: RunConfig, tokenizer: Tokenizer,
-                    state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
-    """Write a complete checkpoint to `path` atomically (see the module docstring)."""
+                    state: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None,
+                    source_tokenizer: Tokenizer | None = None) -> None:
+    """Write a complete checkpoint to `path` atomically (see the module docstring); an
+    encoder–decoder with a source tokenizer of its own also gets source_tokenizer.json."""
     partial = path.with_name(path.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -47,6 +50,8 @@ def save_checkpoint(path: Path, model: LanguageModelNet, config: RunConfig, toke
                   str(partial / TRAINER))
     config.save(partial / "config.json")
     save_tokenizer(tokenizer, partial / "tokenizer.json")
+    if source_tokenizer is not None:
+        save_tokenizer(source_tokenizer, partial / SOURCE_TOKENIZER)
     for f in partial.iterdir():
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
@@ -116,6 +121,9 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
             raise RnnlmError(f"checkpoint {ckpt} lacks {name}; it is not a complete rnnlm "
                              f"checkpoint (use the run's best/ or last/ folder)")
     config = load_json(ckpt / "config.json").resolve()
+    if config.pairs:
+        raise RnnlmError(f"{ckpt} is an encoder–decoder (trained with --pairs), not a language "
+                         f"model; use `rnnlm translate {ckpt.parent}` (and `rnnlm eval`)")
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
     if tokenizer.kind != config.data.tokenizer:
         raise RnnlmError(f"{ckpt}: tokenizer.json is a {tokenizer.kind} tokenizer but config.json "

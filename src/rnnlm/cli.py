@@ -29,6 +29,7 @@ Entry = tuple[str, str | None]
 VERBS: dict[str, Entry | dict[str, Entry]] = {
     "train": ("train:train", None),
     "sample": ("sample:sample", None),
+    "translate": ("translate:translate", None),
     "eval": ("evaluate:evaluate", "evaluate:show"),
     "compare": ("compare:compare", "compare:show"),
     "ngram": {"train": ("ngram:train", "ngram:show_report"),

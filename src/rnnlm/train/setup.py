@@ -64,6 +64,10 @@ def prepare(config: RunConfig, run_dir: Path, resuming: bool, world: World = ALO
     elif config.init_from:
         train_text = text_of(select(load_corpus(config.data.corpus), config.data, "train", HINT))
         config, tokenizer, weights = fine_tune_start(config, train_text)
+    elif config.data.tokenizer_from:
+        tokenizer = load_tokenizer(resolve(config.data.tokenizer_from) / "tokenizer.json")
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, tokenizer=tokenizer.kind))
     expect = config.data.corpus_sha256 if resuming else ""
     prepared = prepare_corpus(config.data, tokenizer, expect) if world.main else None
     # fitted on the training split only (unless given), once: the other ranks take rank 0's

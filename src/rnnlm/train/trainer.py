@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from rnnlm.checkpoint import (
+    SOURCE_TOKENIZER,
     TRAINER,
     is_complete,
     load_tensors,
@@ -40,7 +41,7 @@ from rnnlm.train.optim import (
 from rnnlm.train.progress import Progress, fmt_duration
 from rnnlm.train.runlog import RunLog
 from rnnlm.train.schedules import Schedule
-from rnnlm.train.setup import prepare
+from rnnlm.train.setup import Start, prepare
 
 LOG_EVERY_S = 1.0  # how often the bar (and the loss read-back from the device) refreshes
 
@@ -67,9 +68,11 @@ class Trainer:
     """Owns the model, optimizer, data position and run directory of one training run (of
     this rank's share of it, under torchrun)."""
 
+    source_tokenizer = None  # an encoder–decoder's source side, where it has its own
+
     def __init__(self, config: RunConfig, run_dir: Path, resuming: bool,
                  restart_schedule: bool = False, world: World = ALONE) -> None:
-        start = prepare(config, run_dir, resuming, world)
+        start = self.prepare(config, run_dir, resuming, world)
         self.world = world
         self.config, self.run_dir, self.device = start.config, run_dir, start.device
         self.tokenizer, self.model, self.batches = start.tokenizer, start.model, start.batches
@@ -96,7 +99,11 @@ class Trainer:
             and can_graph(self.model, self.device, d.mode == "stream") else None
         self.net = world.wrap(self.model)  # what a training step calls: DDP under torchrun
         self.lm = LanguageModel(self.model, self.tokenizer, self.config, self.device,
-                                self.precision)
+                                self.precision) if not self.config.pairs else None
+
+    def prepare(self, config: RunConfig, run_dir: Path, resuming: bool, world: World) -> Start:
+        """The run's starting point (train/setup.py; train/pairs.py for an encoder–decoder)."""
+        return prepare(config, run_dir, resuming, world)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -132,7 +139,7 @@ class Trainer:
                          position=self.batches.position())
         if self.world.main:
             save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer,
-                            state, tensors)
+                            state, tensors, self.source_tokenizer)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -272,6 +279,12 @@ class Trainer:
                 log.close()
         return self.last_val
 
+    def summary(self) -> str:
+        """The best validation score and what to do next, for the last line of a run."""
+        return (f"best val {self.best['val_bits_per_char']:.4f} bits/char (full pass over "
+                f"{self.best['val_characters']:,} characters); sample with: "
+                f"rnnlm sample {self.run_dir}")
+
     def interrupted(self, bar: Progress | None) -> None:
         """Ctrl-C: one process saves last/ where it stopped; ranks of a torchrun job keep
         the last checkpoint (they may stop at different steps)."""
@@ -312,6 +325,8 @@ def announce(trainer: Trainer, resuming: bool, restart_schedule: bool) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer.config.save(run_dir / "config.json")
     save_tokenizer(trainer.tokenizer, run_dir / "tokenizer.json")
+    if trainer.source_tokenizer is not None:
+        save_tokenizer(trainer.source_tokenizer, run_dir / SOURCE_TOKENIZER)
     m = trainer.config.model
     ranks = f" × {world.size} processes" if world.size > 1 else ""
     print(f"run {run_dir}: {m.layers}×{m.hidden} {m.cell} "
@@ -344,7 +359,11 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
         world.check_rows(data.batch_size, data.mode)
         run_dir, resuming = world.broadcast(
             place_run(config, out, resume, restart_schedule) if world.main else None)
-        trainer = Trainer(config, run_dir, resuming, restart_schedule, world)
+        if config.pairs:  # an encoder–decoder: the same loop, its own batches and steps
+            from rnnlm.train.pairs import Seq2SeqTrainer
+            trainer = Seq2SeqTrainer(config, run_dir, resuming, restart_schedule, world)
+        else:
+            trainer = Trainer(config, run_dir, resuming, restart_schedule, world)
         if world.main:
             announce(trainer, resuming, restart_schedule)
         trainer.run()
@@ -356,8 +375,5 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
     finally:
         world.close()
     if world.main:
-        print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; best val "
-              f"{trainer.best['val_bits_per_char']:.4f} bits/char (full pass over "
-              f"{trainer.best['val_characters']:,} characters); sample with: "
-              f"rnnlm sample {run_dir}")
+        print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; {trainer.summary()}")
     return run_dir

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json as jsonlib
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import PRECISIONS, Arg
+from rnnlm.checkpoint import resolve
+from rnnlm.config import PRECISIONS, Arg, load_json
+from rnnlm.data.pairs import parse_pairs
+from rnnlm.data.text import read_text
+from rnnlm.errors import RnnlmError
+from rnnlm.inference.fusion import load_fusion
+from rnnlm.inference.metrics import PairsResult
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
+from rnnlm.train.pairs import pairs_of
+from rnnlm.translation import Translator
 from rnnlm.verbs import Checkpoint, CorpusName, Device, Documents, Run, Split, TextFile
 
 
@@ -20,12 +29,27 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
              checkpoint: Checkpoint = "best", device: Device = "auto",
              precision: Annotated[str | None, Arg(
                  "default: the run's training precision", choices=PRECISIONS)] = None,
-             ) -> EvalResult:
+             beam: Annotated[int, Arg("pairs runs: beam size (1: greedy)")] = 5,
+             alpha: Annotated[float, Arg("pairs runs: GNMT length penalty α")] = 0.6,
+             lm: Annotated[str | None, Arg("pairs runs: shallow fusion with this language model",
+                                           metavar="RUN")] = None,
+             lm_weight: Annotated[float, Arg("pairs runs: λ of --lm")] = 0.2,
+             rouge: Annotated[bool | None, Arg(
+                 "pairs runs: ROUGE-1/2/L too (default: when targets are under half their "
+                 "sources' length, as summaries are)")] = None,
+             outputs: Annotated[str | None, Arg("pairs runs: write the outputs, one per line",
+                                                metavar="OUT.txt")] = None,
+             ) -> EvalResult | PairsResult:
     """Score held-out text (full pass): the run's own validation split by default.
 
     The split is cut as the run cut it (inference/splits.py), so `--split val` is exactly the
-    text it validated on; a documents-mode run scores each document from a zero state.
+    text it validated on; a documents-mode run scores each document from a zero state. A
+    pairs run (an encoder–decoder) is scored on its test split by default: sacreBLEU BLEU and
+    chrF of its search's outputs, perplexity per target token, ROUGE for summaries.
     """
+    if load_json(resolve(run, checkpoint) / "config.json").pairs:
+        return evaluate_pairs(run, corpus, text, split, checkpoint, device, beam, alpha, lm,
+                              lm_weight, rouge, outputs)
     lm = LanguageModel.load(run, device=device, which=checkpoint, precision=precision)
     body, source = held_out(reading(lm.config.data, documents, run), text, corpus, split)
     result = lm.score(body, per_token=per_token)
@@ -33,11 +57,47 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
     return result
 
 
-def show(result: EvalResult, *, json: Annotated[bool, Arg("print one JSON object")] = False
-         ) -> None:
+def evaluate_pairs(run: Run, corpus: str | None, text: str | Path | None, split: str | None,
+                   checkpoint: str, device: str, beam: int, alpha: float, lm: str | None,
+                   lm_weight: float, with_rouge: bool | None, outputs: str | None
+                   ) -> PairsResult:
+    """An encoder–decoder's scores on held-out pairs: its own test split by default, or a
+    split of another pairs corpus, or a whole pairs file (in the run's --pairs format)."""
+    translator = Translator.load(run, device=device, which=checkpoint)
+    config = translator.config
+    if corpus and text:
+        raise RnnlmError("give either --corpus or --text, not both")
+    if text:
+        pairs = parse_pairs(read_text(Path(text)), config.seq2seq.pairs or "tsv", str(text))
+        name = f"{text}:all"
+    else:
+        source = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, corpus=[corpus] if corpus else config.data.corpus))
+        split = split or "test"
+        parts = pairs_of(source)
+        if split == "all":
+            raise RnnlmError("--split all is for text; give train, val or test")
+        pairs = parts[split]
+        if not len(pairs):
+            raise RnnlmError(f"{source.data.corpus[0]} has no {split} pairs here; choose "
+                             f"another --split")
+        name = f"{source.data.corpus[0]}:{split} ({len(pairs):,} pairs)"
+    fusion = load_fusion(lm, lm_weight, translator) if lm else None
+    if with_rouge is None:
+        short = sum(map(len, pairs.targets)) < 0.5 * sum(map(len, pairs.sources))
+        with_rouge = short
+    return translator.evaluate(pairs, name, beam, alpha, lm=fusion, with_rouge=with_rouge,
+                               outputs=outputs)
+
+
+def show(result: EvalResult | PairsResult, *,
+         json: Annotated[bool, Arg("print one JSON object")] = False) -> None:
     """The scores of `rnnlm eval` and `rnnlm ngram eval`: a table, or one JSON object."""
     if json:
         print(jsonlib.dumps(result.to_dict()))
+        return
+    if isinstance(result, PairsResult):
+        show_pairs(result)
         return
     rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
             ("characters", f"{result.characters:,}"), ("bytes (UTF-8)", f"{result.bytes:,}"),
@@ -51,5 +111,20 @@ def show(result: EvalResult, *, json: Annotated[bool, Arg("print one JSON object
     if not result.comparable:
         rows.append(("comparable", "no: unknown words cost one <unk>, so bits per "
                                    "character are not comparable across tokenizers"))
+    for name, value in rows:
+        print(f"{name:<24}{value}")
+
+
+def show_pairs(result: PairsResult) -> None:
+    """An encoder–decoder's scores as a table."""
+    rows = [("pairs", result.source), ("search", result.search),
+            ("BLEU", f"{result.bleu:.2f}  ({result.bleu_signature})"),
+            ("chrF", f"{result.chrf:.2f}  ({result.chrf_signature})"),
+            *((f"{k.upper().replace('ROUGE', 'ROUGE-')} F1", f"{v:.2f}")
+              for k, v in result.rouge.items()),
+            ("perplexity (per token)", f"{result.perplexity:.3f} (teacher-forced, "
+                                       f"{result.tokens:,} target tokens, EOD included)"),
+            ("search time", f"{result.seconds:.1f} s ({result.pairs / result.seconds:.1f} "
+                            f"sentences/s)")]
     for name, value in rows:
         print(f"{name:<24}{value}")

@@ -13,10 +13,12 @@ from rnnlm.config import (
     Fields,
     ModelConfig,
     RunConfig,
+    Seq2SeqConfig,
     TrainConfig,
     from_dict,
     load_toml,
 )
+from rnnlm.data.corpora import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.train.trainer import run_config
 from rnnlm.train.trainer import train as run
@@ -42,14 +44,16 @@ def train(corpus: Annotated[list[str] | None,
                                            choices=WORD_SPLITS)] = None,
           model: Annotated[Options | None, Fields(ModelConfig)] = None,
           data: Annotated[Options | None, Fields(DataConfig)] = None,
-          training: Annotated[Options | None, Fields(TrainConfig)] = None) -> Path:
+          training: Annotated[Options | None, Fields(TrainConfig)] = None,
+          seq2seq: Annotated[Options | None, Fields(Seq2SeqConfig)] = None) -> Path:
     """Train a model on a corpus, or continue a run.
 
     The config is the defaults, then --config's tables, then the options given; a resumed
     run is its config.json with only its budget, evaluation and device options changed.
     Returns the run directory.
     """
-    options = {"model": model or {}, "data": data or {}, "train": training or {}}
+    options = {"model": model or {}, "data": data or {}, "train": training or {},
+               "seq2seq": seq2seq or {}}
     if split:
         options["data"].setdefault("word_split", split)
     if resume:
@@ -65,4 +69,11 @@ def train(corpus: Annotated[list[str] | None,
     if not base.data.corpus:
         raise RnnlmError("no corpus given; name one (`rnnlm corpus list`) or give a text "
                          "file: rnnlm train FILE")
+    pairs = options["seq2seq"].get("pairs", base.seq2seq.pairs)
+    registered = REGISTRY.get(base.data.corpus[0]) if len(base.data.corpus) == 1 else None
+    if registered and registered.pairs and not pairs:
+        raise RnnlmError(f"{registered.name} is a corpus of parallel pairs; train an "
+                         f"encoder–decoder on it with --pairs {registered.pairs}")
+    if pairs and "tokenizer" not in options["data"] and not config:
+        options["data"]["tokenizer"] = "bpe"  # subwords by default on pairs
     return run(base.with_options(options), out=out, restart_schedule=restart_schedule)
