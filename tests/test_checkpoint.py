@@ -144,7 +144,9 @@ def test_runs_written_before_the_reshaping_load_sample_evaluate_and_resume(
     result = evaluate(name, device="cpu")
     assert (result.tokens, result.characters) == (expected["val_tokens"],
                                                    expected["val_characters"])
-    assert result.total_nats == pytest.approx(expected["val_total_nats"], rel=1e-12)
+    # float32 kernels may round differently on another CPU (2e-9 apart here for the GRU's);
+    # a change of meaning (other tokens, states, weights) is far larger than 1e-6
+    assert result.total_nats == pytest.approx(expected["val_total_nats"], rel=1e-6)
     assert main(["sample", name, "--seed", "3", "--length", "40", "--prime", "The ",
                  "--device", "cpu"]) == 0
     assert capsys.readouterr().out == expected["sample_seed3_length40_prime_The"]
