@@ -11,7 +11,8 @@ The model is `rnnlm bench`'s generation model, an untrained 2×512 character LST
 tiny-shakespeare's characters (the work per token does not depend on the weights), saved as
 a run and served by `python -m rnnlm serve` in its own process; the clients (httpx, one
 asyncio process) stream `max_tokens` characters each. Every level runs twice and keeps the
-faster round (this machine is shared).
+faster round (this machine is shared). Needs the serve and dev extras, and psutil (the
+server's resident memory).
 """
 
 from __future__ import annotations
