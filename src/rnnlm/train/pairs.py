@@ -163,12 +163,7 @@ class Seq2SeqTrainer(Trainer):
                 bar.write("  " + text.replace("\n", "\n  "))
             log.flush()
         self.model.train()
-        if improved:
-            self.best = val
-            self.save("best", val)
-        self.save("last", val)
-        self.last_val = val
-        return val
+        return self.keep(val, improved)
 
     def summary(self) -> str:
         """The best validation loss and what to do next."""

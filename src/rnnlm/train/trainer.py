@@ -203,6 +203,10 @@ class Trainer:
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
         if log is not None and bar is not None:
             self.report(val, improved, log, bar)
+        return self.keep(val, improved)
+
+    def keep(self, val: dict[str, float], improved: bool) -> dict[str, float]:
+        """After a validation is reported: best/ if it improved, then last/ always."""
         if improved:
             self.best = val
             self.save("best", val)
