@@ -37,7 +37,6 @@ def test_family_config_spends_the_budget_on_training() -> None:
 
 def test_budget_plot_is_a_png(tmp_path: Path) -> None:
     """One line per family, written whole."""
-    pytest.importorskip("matplotlib")
     rows = [{"family": "lstm", "minutes": m, "val_bits_per_char": v} for m, v in
             ((2, 2.2), (5, 2.1))]
     plot(rows, tmp_path / "budget.png", "shakespeare")

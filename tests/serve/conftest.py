@@ -8,10 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("fastapi", reason="the serve extra (fastapi, uvicorn) is not installed")
-
 import uvicorn
 
 from rnnlm.serve.app import Limits, create_app

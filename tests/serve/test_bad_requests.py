@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
-httpx = pytest.importorskip("httpx")
-openai = pytest.importorskip("openai")
-
-from tests.serve.conftest import running  # noqa: E402
+from tests.serve.conftest import running
 
 KEY = "sk-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

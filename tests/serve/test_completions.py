@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openai
 import pytest
 
-openai = pytest.importorskip("openai")
-
-from tests.serve.conftest import running  # noqa: E402
+from tests.serve.conftest import running
 
 MODEL = "tiny"
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-httpx = pytest.importorskip("httpx")
-
-from tests.serve.conftest import running  # noqa: E402
+from tests.serve.conftest import running
 
 SPEECH = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 

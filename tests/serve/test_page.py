@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, sync_playwright
 
 from tests.serve.conftest import running
 
@@ -26,14 +27,6 @@ def chromium() -> str:
             pytest.fail("no chromium binary: .ci/run installs the distribution's chromium")
         pytest.skip("no chromium binary (apt-get install chromium); CI is not set")
     return found
-
-
-try:
-    from playwright.sync_api import Page, sync_playwright
-except ImportError:
-    if CI:
-        raise
-    pytest.skip("playwright is not installed (pip install playwright)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
