@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.config import DataConfig, RunConfig, from_dict, load_json, load_toml, parse_duration
+from rnnlm.config import DataConfig, RunConfig, from_dict, load_json, load_toml
 from rnnlm.errors import RnnlmError
+from rnnlm.options import parse_duration
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400),

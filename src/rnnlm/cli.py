@@ -20,8 +20,9 @@ from collections.abc import Callable
 from types import NoneType, UnionType
 from typing import Annotated, Any, NoReturn
 
-from rnnlm.config import GROUPS, Arg, Fields, flag
+from rnnlm.config import GROUPS
 from rnnlm.errors import RnnlmError
+from rnnlm.options import Arg, Fields, flag
 
 # verb → "module:function" under rnnlm.verbs, with the function that prints its result; a
 # dict of them is a verb with actions (rnnlm ngram train).

@@ -1,8 +1,9 @@
 """Typed run configuration: model, data and training dataclasses, saved as config.json.
 
-A leaf module: every default and every rule between options lives here. Each field carries
-its option declaration (`Arg`: help text, choices, value check), so the CLI flags, the TOML
-config file and the checks all come from the fields. `RunConfig.resolve()` returns a new
+A leaf module (it imports only options.py and errors.py): every default and every rule
+between options lives here. Each field carries its option declaration (`options.Arg`: help
+text, choices, value check), so the CLI flags, the TOML config file and the checks all come
+from the fields. `RunConfig.resolve()` returns a new
 config with every `None` meaning "depends on other options" filled in; `validate()` only
 checks.
 """
@@ -12,14 +13,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnnlm.errors import RnnlmError
+from rnnlm.options import (
+    FRACTION,
+    NON_NEGATIVE,
+    PAIRS_FORMATS,
+    POSITIVE,
+    RATE,
+    UNIT_OPEN,
+    check_format,
+    check_pairs,
+    check_value,
+    flag,
+    opt,
+    parse_duration,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,78 +54,12 @@ CHECKPOINTS = ("best", "last")
 # are keyed by them; the rest are about batches).
 ID_OPTIONS = ("tokenizer", "vocab_size", "syllables", "word_split", "mode", "documents",
               "val_fraction", "test_fraction")
-DOCUMENT_FORMATS = "lines (one per line), blank (separated by blank lines), jsonl:FIELD"
 
 DEFAULT_MAX_TIME = 600.0  # seconds of training when neither --max-steps nor --max-time is given
 ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
 DEFAULT_DOCUMENTS = "lines"  # the document format of documents mode when none is given
-PAIRS_FORMATS = "tsv (source TAB target) or jsonl:SRC,TGT"
 ATTENTIONS = ("bahdanau", "dot", "general")  # additive, Luong dot, Luong general
 SOURCE_TOKENIZERS = ("shared", *TOKENIZER_KINDS)  # shared: one tokenizer fitted on both sides
-
-Check = tuple[Callable[[Any], bool], str]
-POSITIVE: Check = (lambda v: v > 0, "greater than 0")
-NON_NEGATIVE: Check = (lambda v: v >= 0, "0 or more")
-UNIT_OPEN: Check = (lambda v: 0 <= v < 1, "in [0, 1)")
-FRACTION: Check = (lambda v: 0 < v < 1, "in (0, 1)")
-RATE: Check = (lambda v: 0 < v <= 1, "in (0, 1]")
-
-
-@dataclass(frozen=True)
-class Arg:
-    """How an option looks on the command line: its help, allowed choices, a check of its
-    value, a parser for its text, and a metavar."""
-
-    help: str
-    choices: tuple[str, ...] | None = None
-    check: Check | None = None
-    parse: Callable[[str], Any] | None = None
-    metavar: str | None = None
-
-
-@dataclass(frozen=True)
-class Fields:
-    """A verb parameter that takes the command-line fields of a config dataclass as flags
-    (all of them, or the named ones); the verb receives the given ones as {field: value}."""
-
-    cls: type
-    names: tuple[str, ...] = ()
-
-
-def opt(default: Any, help: str, *, cli: bool = True, **arg: Any) -> Any:
-    """A config field with its option declaration (cli=False: set by rnnlm, not a flag)."""
-    meta = {"arg": Arg(help, **arg), "cli": cli}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-def check_format(fmt: str) -> str:
-    """Return fmt if it names a document format, else a one-line error."""
-    if fmt in ("lines", "blank") or (fmt.startswith("jsonl:") and len(fmt) > len("jsonl:")):
-        return fmt
-    raise RnnlmError(f"--documents must be {DOCUMENT_FORMATS} (got {fmt!r})")
-
-
-def unescape(text: str) -> str:
-    r"""Let users type \n and \t in option values (--prime, --stop)."""
-    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([hms]?)")
-
-
-def parse_duration(text: str | float) -> float:
-    """'90s', '10m', '1h30m' or a plain number of seconds → seconds."""
-    if isinstance(text, int | float):
-        return float(text)
-    s = text.strip().lower()
-    parts = _DURATION.findall(s)
-    if not s or "".join(n + u for n, u in parts) != s.replace(" ", ""):
-        raise RnnlmError(f"cannot read the duration {text!r}; write it like 90s, 10m or 1h30m")
-    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "": 1.0}
-    return sum(float(n) * scale[u] for n, u in parts)
-
 
 @dataclass
 class ModelConfig:
@@ -214,14 +161,6 @@ class TrainConfig:
                          choices=PRECISIONS)
     cuda_graph: bool = opt(True, "on a GPU, replay each stream-mode RNN training step as one "
                            "captured CUDA graph (far less CPU time per step)")
-
-
-def check_pairs(fmt: str) -> str:
-    """Return fmt if it names a pairs format, else a one-line error."""
-    fields = fmt[len("jsonl:"):].split(",") if fmt.startswith("jsonl:") else []
-    if fmt == "tsv" or (len(fields) == 2 and all(f.strip() for f in fields)):
-        return fmt
-    raise RnnlmError(f"--pairs must be {PAIRS_FORMATS} (got {fmt!r})")
 
 
 @dataclass
@@ -395,21 +334,6 @@ def check_transformer(m: ModelConfig, d: DataConfig) -> None:
         raise RnnlmError(f"--block {m.block} is longer than {name} {window}: positions past the "
                          f"training window would never be trained; give --block {window} (the "
                          f"default) or {name} {m.block}")
-
-
-def flag(name: str) -> str:
-    """The CLI spelling of a field or parameter name."""
-    return "--" + name.replace("_", "-")
-
-
-def check_value(f: dataclasses.Field, value: Any) -> None:
-    """Raise if a field's value is outside its choices or fails its check."""
-    arg: Arg = f.metadata["arg"]
-    if arg.choices and value is not None and value not in arg.choices:
-        raise RnnlmError(f"{flag(f.name)} must be one of {', '.join(arg.choices)} "
-                         f"(got {value!r})")
-    if arg.check and value is not None and not arg.check[0](value):
-        raise RnnlmError(f"{flag(f.name)} must be {arg.check[1]} (got {value})")
 
 
 RENAMED = {"data": {"split": "word_split"}}  # keys of older config files → today's fields

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlm.config import DOCUMENT_FORMATS, check_format
 from rnnlm.data.tokens import DocumentIds
 from rnnlm.errors import RnnlmError
+from rnnlm.options import DOCUMENT_FORMATS, check_format
 from rnnlm.tokenizers import Tokenizer
 
 BLANK_LINES = re.compile(r"\n[ \t\r]*\n")
 
 
 def parse_documents(text: str, fmt: str, source: str) -> list[str]:
-    """The non-empty documents of text in format fmt (config.DOCUMENT_FORMATS)."""
+    """The non-empty documents of text in format fmt (options.DOCUMENT_FORMATS)."""
     check_format(fmt)
     docs = documents_in(text, fmt, source)
     if not docs:

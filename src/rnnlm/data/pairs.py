@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rnnlm.config import PAIRS_FORMATS, check_pairs
 from rnnlm.data.buckets import DocumentBatches
 from rnnlm.data.corpora import Corpus
 from rnnlm.data.documents import Boundaries, cut_documents
 from rnnlm.errors import RnnlmError
+from rnnlm.options import PAIRS_FORMATS, check_pairs
 from rnnlm.tokenizers import Tokenizer
 
 SPLIT_SEED = 16  # the split's order: fixed, so every run of one corpus holds out the same pairs

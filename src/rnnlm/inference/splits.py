@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from rnnlm.config import SPLITS, DataConfig, check_format
+from rnnlm.config import SPLITS, DataConfig
 from rnnlm.data.corpora import Corpus, load_corpus
 from rnnlm.data.documents import parse_documents, split_documents
 from rnnlm.data.prepared import Prepared
 from rnnlm.errors import RnnlmError
+from rnnlm.options import check_format
 
 Body = str | list[str]  # a text stream, or documents each scored from a zero state
 

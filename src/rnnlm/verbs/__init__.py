@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import CHECKPOINTS, DEVICES, DOCUMENT_FORMATS, SPLITS, Arg, unescape
+from rnnlm.config import CHECKPOINTS, DEVICES, SPLITS
+from rnnlm.options import DOCUMENT_FORMATS, Arg, unescape
 
 Run = Annotated[str | Path, Arg("run directory or checkpoint directory")]
 NgramModel = Annotated[str | Path, Arg("the n-gram model", metavar="MODEL.arpa")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from rnnlm.bench.budget import FAMILIES, budget_table
 from rnnlm.bench.suite import bench as run
-from rnnlm.config import Arg, parse_duration
+from rnnlm.options import Arg, parse_duration
 from rnnlm.verbs import Device
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import SPLITS, Arg, DataConfig
+from rnnlm.config import SPLITS, DataConfig
 from rnnlm.data.corpora import load_corpus
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
@@ -17,6 +17,7 @@ from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import as_body, select
 from rnnlm.language_model import LanguageModel
 from rnnlm.ngram.lm import NgramLM
+from rnnlm.options import Arg
 from rnnlm.verbs import Device
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from rnnlm.config import ID_OPTIONS, Arg, DataConfig, Fields, RunConfig
+from rnnlm.config import ID_OPTIONS, DataConfig, RunConfig
 from rnnlm.data.arxiv import API_URL, build_arxiv
 from rnnlm.data.corpora import get_corpus
 from rnnlm.data.corpora import list_corpora as rows
 from rnnlm.data.prepared import Prepared, prepare_corpus
+from rnnlm.options import Arg, Fields
 
 
 def list_corpora() -> list[tuple[str, str, str]]:

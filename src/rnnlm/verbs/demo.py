@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import Arg, DataConfig, RunConfig, TrainConfig, parse_duration
+from rnnlm.config import DataConfig, RunConfig, TrainConfig
 from rnnlm.data.corpora import REGISTRY, fetch_file
 from rnnlm.errors import RnnlmError
+from rnnlm.options import Arg, parse_duration
 from rnnlm.train.trainer import new_run_dir, train
 from rnnlm.verbs.sample import sample
 

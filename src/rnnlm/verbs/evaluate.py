@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from rnnlm.checkpoint import resolve
-from rnnlm.config import PRECISIONS, Arg, load_json
+from rnnlm.config import PRECISIONS, load_json
 from rnnlm.data.pairs import parse_pairs
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
@@ -17,6 +17,7 @@ from rnnlm.inference.metrics import PairsResult
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
+from rnnlm.options import Arg
 from rnnlm.train.pairs import pairs_of
 from rnnlm.translation import Translator
 from rnnlm.verbs import Checkpoint, CorpusName, Device, Documents, Run, Split, TextFile

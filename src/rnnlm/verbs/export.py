@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import Arg
 from rnnlm.export.onnx import SEQUENCE, SIDECAR, STEP, export_onnx
+from rnnlm.options import Arg
 from rnnlm.verbs import Checkpoint, Run
 
 FORMATS = ("onnx",)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from rnnlm.config import Arg
 from rnnlm.data.text import read_text
 from rnnlm.inference.inspect import inspect_text
 from rnnlm.language_model import LanguageModel
+from rnnlm.options import Arg
 from rnnlm.serve.view import write_html, write_png
 from rnnlm.verbs import Checkpoint, Device, Run
 

@@ -12,11 +12,12 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
-from rnnlm.config import ID_OPTIONS, Arg, DataConfig, Fields
+from rnnlm.config import ID_OPTIONS, DataConfig
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.ngram.lm import NgramLM, TrainReport
 from rnnlm.ngram.lm import train as build
+from rnnlm.options import Arg, Fields
 from rnnlm.verbs import CorpusName, Documents, NgramModel, Prime, Seed, Split, TextFile
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Annotated, TextIO
 
-from rnnlm.config import Arg, unescape
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.language_model import LanguageModel
+from rnnlm.options import Arg, unescape
 from rnnlm.verbs import Checkpoint, Device, Prime, Run, Seed
 
 DOCUMENT_CAP = 10_000  # default --length (tokens) of a whole document

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from rnnlm.config import Arg
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
+from rnnlm.options import Arg
 from rnnlm.verbs import Checkpoint, Device
 
 

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 from rnnlm.config import (
     WORD_SPLITS,
-    Arg,
     DataConfig,
-    Fields,
     ModelConfig,
     RunConfig,
     Seq2SeqConfig,
@@ -20,6 +18,7 @@ from rnnlm.config import (
 )
 from rnnlm.data.corpora import REGISTRY
 from rnnlm.errors import RnnlmError
+from rnnlm.options import Arg, Fields
 from rnnlm.train.trainer import run_config
 from rnnlm.train.trainer import train as run
 

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, TextIO
 
-from rnnlm.config import Arg
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.beam import Hypothesis
 from rnnlm.inference.fusion import load_fusion, rerank
+from rnnlm.options import Arg
 from rnnlm.translation import Translator
 from rnnlm.verbs import Checkpoint, Device, Run
 
