@@ -167,9 +167,13 @@ class World:
         if device.type == "cuda" and f"rng.cuda{suffix}" in tensors:
             torch.cuda.set_rng_state(tensors[f"rng.cuda{suffix}"], device)
 
-    def close(self) -> None:
-        """Leave the process group."""
+    def close(self, finished: bool) -> None:
+        """Leave the process group; a finished job first waits for every rank, so that no rank
+        tears its group down while a peer still talks to it (gloo aborts the peer then). A
+        failed one does not wait: a lost peer would never arrive."""
         if self.size > 1 and dist.is_initialized():
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 

@@ -358,7 +358,7 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
         config = run_config(Path(resume))
     data = config.resolve().data  # bad options fail before the corpus is read
     world = distributed.join(pick_device(config.train.device))
-    trainer = None
+    trainer, finished = None, False
     try:
         world.check_rows(data.batch_size, data.mode)
         run_dir, resuming = world.broadcast(
@@ -371,13 +371,14 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
         if world.main:
             announce(trainer, resuming, restart_schedule)
         trainer.run()
+        finished = True
     except RuntimeError as err:  # torch's DistError is one
         if world.size == 1 or not distributed.is_lost_rank(err):
             raise
         raise distributed.lost_rank(world, trainer.step if trainer else 0, err,
                                     trainer.run_dir if trainer else None) from err
     finally:
-        world.close()
+        world.close(finished)
     if world.main:
         print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; {trainer.summary()}")
     return run_dir
