@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.bench.budget import family_config, markdown, plot
+from rnnlm.bench.budget import default_families, family_config, markdown, plot
 from rnnlm.errors import RnnlmError
 
 
@@ -33,6 +33,34 @@ def test_family_config_spends_the_budget_on_training() -> None:
     assert short.model.hidden == long.model.hidden == 128
     with pytest.raises(RnnlmError, match="unknown family 'lsmt'"):
         family_config("lsmt", "shakespeare", 60.0, "cpu")
+
+
+def test_a_pairs_corpus_gets_the_encoder_decoder_families() -> None:
+    """On a corpus registered as pairs the families are encoder–decoders read with the
+    corpus's --pairs format; a language-model family is refused there, and the other way."""
+    assert default_families("tatoeba-eng-fra") == ["seq2seq", "gru256"]
+    assert "lstm" in default_families("shakespeare")
+    config = family_config("gru256", "tatoeba-eng-fra", 300.0, "cpu")
+    assert config.pairs and config.seq2seq.pairs == "tsv"
+    assert (config.model.cell, config.model.hidden, config.data.tokenizer) == ("gru", 256, "bpe")
+    assert family_config("seq2seq", "dialogsum", 60.0, "cpu").seq2seq.pairs == \
+        "jsonl:dialogue,summary"
+    with pytest.raises(RnnlmError, match="unknown family 'lstm' for the pairs corpus"):
+        family_config("lstm", "tatoeba-eng-fra", 60.0, "cpu")
+    with pytest.raises(RnnlmError, match="unknown family 'gru256' for a language model"):
+        family_config("gru256", "shakespeare", 60.0, "cpu")
+
+
+def test_bleu_table_bolds_the_highest() -> None:
+    """BLEU is better higher: the bold cell of each budget is its largest."""
+    rows = [{"family": f, "minutes": m, "cell": c, "layers": 1, "hidden": h, "val_bleu": v,
+             "steps": 1, "run": "x"}
+            for f, c, h, m, v in (("seq2seq", "lstm", 512, 5, 20.5),
+                                  ("gru256", "gru", 256, 5, 22.25))]
+    table = markdown(rows, "tatoeba-eng-fra").splitlines()
+    assert "val BLEU, beam 5" in table[0]
+    assert "| seq2seq | 1×512 lstm | 20.50 |" in table
+    assert "| gru256 | 1×256 gru | **22.25** |" in table
 
 
 def test_budget_plot_is_a_png(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """`rnnlm bench --budget 2m,5m,10m`: each model family trained at its best known settings for
-each wall-clock budget, scored by full-pass validation bits per character; written as JSON, a
-markdown table and a PNG plot (bits/char against minutes, one line per family)."""
+each wall-clock budget, scored on the validation split: language models by full-pass bits per
+character, encoder–decoders (on a corpus registered as pairs) by sacreBLEU BLEU with beam 5;
+written as JSON, a markdown table and a PNG plot (the score against minutes, one line per
+family)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlm.config import RunConfig
+from rnnlm.data.corpora import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic, write_text_atomic
 from rnnlm.verbs.evaluate import evaluate
@@ -38,6 +41,25 @@ FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+# The encoder–decoder families, for a corpus registered with a --pairs format: the Tatoeba
+# recipe of benchmarks/tatoeba.sh, and the lecture-era baseline of the PyTorch translation
+# tutorial (GRU 256, Adam 1e-3, batch 32) of benchmarks/tatoeba_baseline.sh.
+PAIRS_FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
+    "seq2seq": {
+        "model": {"cell": "lstm", "layers": 1, "hidden": 512, "embedding": 512,
+                  "tie_weights": True, "dropout": 0.1},
+        "data": {"tokenizer": "bpe", "vocab_size": 8000, "batch_size": 96, "val_fraction": 0.01},
+        "train": {"lr": 2e-3, "weight_decay": 0.01, "warmup_steps": 200},
+        "seq2seq": {"attention": "bahdanau", "label_smoothing": 0.1},
+    },
+    "gru256": {
+        "model": {"cell": "gru", "layers": 1, "hidden": 256, "embedding": 256, "dropout": 0.1},
+        "data": {"tokenizer": "bpe", "vocab_size": 8000, "batch_size": 32, "val_fraction": 0.01},
+        "train": {"lr": 1e-3, "weight_decay": 0.0},
+        "seq2seq": {"attention": "bahdanau", "label_smoothing": 0.0},
+    },
+}
+
 # Settings that change with the budget: family → [(from this many seconds on, fields)].
 # rnnlm's transformer overfits by 10 minutes without dropout (0.1 does better than 0.2 there),
 # while at 5 minutes dropout costs more than it gains; the trials are in docs/results.md.
@@ -46,14 +68,30 @@ BY_BUDGET: dict[str, list[tuple[float, dict[str, dict[str, Any]]]]] = {
 }
 
 
+def pairs_format(corpus: str) -> str | None:
+    """The --pairs format a registered corpus is read with (None: text for a language model)."""
+    spec = REGISTRY.get(corpus)
+    return spec.pairs if spec else None
+
+
+def default_families(corpus: str) -> list[str]:
+    """Every family that can train on the corpus: encoder–decoders on pairs, else LMs."""
+    return list(PAIRS_FAMILIES if pairs_format(corpus) else FAMILIES)
+
+
 def family_config(family: str, corpus: str, seconds: float, device: str) -> RunConfig:
     """The RunConfig of one family for one budget: validation only at the end, so the whole
     budget goes to training, and the score is the model the budget ends with."""
-    if family not in FAMILIES:
-        raise RnnlmError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    pairs = pairs_format(corpus)
+    families = PAIRS_FAMILIES if pairs else FAMILIES
+    if family not in families:
+        kind = f"the pairs corpus {corpus}" if pairs else "a language model"
+        raise RnnlmError(f"unknown family {family!r} for {kind}; choose from "
+                         f"{', '.join(families)}")
     config = RunConfig()
+    config.seq2seq.pairs = pairs
     longer = [fields for start, fields in BY_BUDGET.get(family, []) if seconds >= start]
-    for settings in (FAMILIES[family], *longer):
+    for settings in (families[family], *longer):
         for table, values in copy.deepcopy(settings).items():
             for name, value in values.items():
                 setattr(getattr(config, table), name, value)
@@ -81,14 +119,19 @@ def budget_table(budgets: list[float], corpus: str, families: list[str], out: st
                 if run.exists():
                     raise RnnlmError(f"{run} holds an unfinished run; delete it to retrain")
                 train(config, out=run)
-            result = evaluate(run, split="val")
+            result = evaluate(run, split="val")  # pairs: beam 5
             state = json.loads((run / "last" / "state.json").read_text())
             m = config.model
-            rows.append({"family": family, "minutes": seconds / 60, "cell": m.cell,
-                         "layers": m.layers, "hidden": m.hidden, "steps": state["step"],
-                         "val_bits_per_char": round(result.bits_per_char, 4), "run": str(run)})
-            print(f"{family} {seconds / 60:g} min: {result.bits_per_char:.4f} bits/char "
-                  f"(val, full pass, {state['step']:,} steps)", flush=True)
+            row = {"family": family, "minutes": seconds / 60, "cell": m.cell,
+                   "layers": m.layers, "hidden": m.hidden, "steps": state["step"], "run": str(run)}
+            if config.pairs:
+                row["val_bleu"] = round(result.bleu, 2)
+                said = f"{result.bleu:.2f} BLEU (val, beam 5"
+            else:
+                row["val_bits_per_char"] = round(result.bits_per_char, 4)
+                said = f"{result.bits_per_char:.4f} bits/char (val, full pass"
+            rows.append(row)
+            print(f"{family} {seconds / 60:g} min: {said}, {state['step']:,} steps)", flush=True)
     write_text_atomic(out / "budget.json", json.dumps(rows, indent=1) + "\n")
     write_text_atomic(out / "budget.md", markdown(rows, corpus))
     plot(rows, out / "budget.png", corpus)
@@ -96,13 +139,22 @@ def budget_table(budgets: list[float], corpus: str, families: list[str], out: st
     return rows
 
 
+def score(rows: list[dict[str, Any]]) -> tuple[str, str, Any]:
+    """The rows' score: its key, its name, and which of two values is better (min or max)."""
+    if "val_bleu" in rows[0]:
+        return "val_bleu", "val BLEU, beam 5", max
+    return "val_bits_per_char", "val bits/char", min
+
+
 def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
-    """Families down, budgets across, val bits/char in the cells; the best per budget bold."""
+    """Families down, budgets across, the val score in the cells; the best per budget bold."""
+    key, name, better = score(rows)
+    digits = 2 if key == "val_bleu" else 4
     minutes = sorted({r["minutes"] for r in rows})
     families = list(dict.fromkeys(r["family"] for r in rows))
     cell = {(r["family"], r["minutes"]): r for r in rows}
-    best = {m: min(r["val_bits_per_char"] for r in rows if r["minutes"] == m) for m in minutes}
-    lines = [f"| family ({corpus}, val bits/char) | model | "
+    best = {m: better(r[key] for r in rows if r["minutes"] == m) for m in minutes}
+    lines = [f"| family ({corpus}, {name}) | model | "
              + " | ".join(f"{m:g} min" for m in minutes) + " |",
              "| --- | --- |" + " ---: |" * len(minutes)]
     for f in families:
@@ -111,14 +163,14 @@ def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
         values = []
         for m in minutes:
             r = cell.get((f, m))
-            v = f"{r['val_bits_per_char']:.4f}" if r else "–"
-            values.append(f"**{v}**" if r and r["val_bits_per_char"] == best[m] else v)
+            v = f"{r[key]:.{digits}f}" if r else "–"
+            values.append(f"**{v}**" if r and r[key] == best[m] else v)
         lines.append(f"| {f} | {shape} | " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
 def plot(rows: list[dict[str, Any]], path: Path, corpus: str) -> None:
-    """Bits/char against minutes, one line per family (needs matplotlib: rnnlm[plot])."""
+    """The score against minutes, one line per family (needs matplotlib: rnnlm[plot])."""
     try:
         import matplotlib
 
@@ -127,13 +179,13 @@ def plot(rows: list[dict[str, Any]], path: Path, corpus: str) -> None:
     except ImportError:
         print(f"skipped {path}: the plot needs matplotlib (pip install 'rnnlm[plot]')")
         return
+    key, name, _ = score(rows)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for family in dict.fromkeys(r["family"] for r in rows):
-        points = sorted((r["minutes"], r["val_bits_per_char"]) for r in rows
-                        if r["family"] == family)
+        points = sorted((r["minutes"], r[key]) for r in rows if r["family"] == family)
         ax.plot(*zip(*points, strict=True), marker="o", label=family)
     ax.set_xlabel("training budget (minutes of wall-clock time)")
-    ax.set_ylabel(f"val bits/char ({corpus}, full pass)")
+    ax.set_ylabel(f"{name} ({corpus})")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

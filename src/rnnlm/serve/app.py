@@ -94,7 +94,8 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
             raise ApiError(400, f"n: {len(prompts) * req.n} choices is over this server's "
                                 f"{sched.max_streams} streams", "n", "too_many_choices")
         job = Job(prompts, req.n, req.max_tokens, req.temperature, req.top_p, req.top_k,
-                  req.stops(), req.seed, req.logprobs, req.echo, asyncio.Queue(),
+                  req.stops(), req.seed, req.logprobs, req.echo,
+                  limits.stream_interval if req.stream else math.inf, asyncio.Queue(),
                   asyncio.get_running_loop())
         try:
             sched.submit(job)
@@ -109,8 +110,7 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
                       - (len(prompts) if sched.lm.boundaries else 0))
         if req.stream:
             include = bool(req.stream_options and req.stream_options.include_usage)
-            return JobStream(sched, job, stream(sched, job, head, usage, include,
-                                                limits.stream_interval))
+            return JobStream(sched, job, stream(sched, job, head, usage, include))
         return await collect(sched, job, head, usage, request)
 
     @app.post("/v1/inspect", dependencies=[Depends(authorized)])
@@ -270,23 +270,14 @@ async def collect(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage
 
 
 async def stream(sched: Scheduler, job: Job, head: dict[str, Any], usage: Usage,
-                 include_usage: bool, interval: float = 0.0) -> AsyncIterator[str]:
-    """Server-sent events: a chunk per choice with the text made since its last one, at
-    most one per `interval` seconds (the first text and the end at once: a chunk costs the
-    server and the client far more than a token, so many streams of one token per chunk
-    would spend the machine on HTTP), then the usage chunk (if asked), then
-    `data: [DONE]`."""
+                 include_usage: bool) -> AsyncIterator[str]:
+    """Server-sent events: a chunk per choice with the text handed over since its last one
+    (the scheduler hands text over once per the job's interval), then the usage chunk (if
+    asked), then `data: [DONE]`."""
     offsets = [0] * job.streams
     start = f"data: {json.dumps(head)[:-1]}, \"choices\": ["  # the same in every chunk
-    clock = asyncio.get_running_loop().time
-    pending: list[Event] = []
-    last = -math.inf
     try:
         async for got in events(sched, job):
-            pending += got
-            if clock() - last < interval and not any(e.finish for e in got):
-                continue
-            last, got, pending = clock(), pending, []
             for event in merged(got):
                 text = "".join(t.text for t in event.tokens)
                 lp = logprobs_of(event.tokens, offsets[event.index]) \

@@ -7,6 +7,11 @@ call, its state copied into a row per choice. Each step then draws one token for
 the new text to the requests' asyncio queues, drops the rows that finished or whose client
 went away, and runs one Stepper step for the rest. A seeded stream therefore makes the same
 text whatever else shares the batch, streamed or not.
+
+A stream's text is held and handed over at most once per its job's `interval` (its first
+text and its end at once; at least streams ÷ `chunk_rate` seconds), on a clock shared by
+every stream, so many streams wake the event loop once per tick, not once per token each:
+HTTP chunks, not the model, are what many streams would otherwise spend the CPU on.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -73,6 +80,7 @@ class Job:
     seed: int | None = None
     logprobs: int | None = None
     echo: bool = False
+    interval: float = 0.0  # seconds between handing text over (inf: only at the end)
     queue: asyncio.Queue[list[Event]] | None = None
     loop: asyncio.AbstractEventLoop | None = None
     cancelled: bool = False
@@ -102,13 +110,27 @@ class Stream:
         self.decode = lm.tokenizer.decoder()
         self.stops = StopText(job.stop)
         self.left, self.drawn = job.max_tokens, 0
+        self.held: list[Token] = []  # text released by the stop filter, not yet handed over
+        # when held text may next be handed over: the first at once, unless only the end is
+        self.due = 0.0 if math.isfinite(job.interval) else math.inf
+
+    def hand_over(self, now: float, least: float) -> None:
+        """The next time held text may go: the next tick of a clock of the job's interval
+        (at least `least` seconds) that every stream shares, so streams of one interval go
+        in the same step."""
+        interval = max(self.job.interval, least)
+        self.due = now if interval == 0 else math.floor(now / interval + 1) * interval
 
 
 class Scheduler:
     """The batch of one served model and the thread that steps it."""
 
-    def __init__(self, lm: LanguageModel, max_streams: int = 100) -> None:
+    def __init__(self, lm: LanguageModel, max_streams: int = 100,
+                 chunk_rate: float = math.inf) -> None:
         self.lm, self.max_streams = lm, max_streams
+        # handovers per second of all streams together, at most: under load each stream's
+        # interval grows to streams ÷ chunk_rate, so its chunks carry more tokens each
+        self.chunk_rate = chunk_rate
         self.rows = rows_for(lm.model, lm.precision)
         self.streams: list[Stream] = []  # row i ↔ streams[i]
         self.logits: torch.Tensor | None = None  # (rows, V): each row's next-token logits
@@ -119,6 +141,7 @@ class Scheduler:
             banned += lm.line_break_ids
         self.banned = torch.tensor(banned, dtype=torch.int64, device=lm.device)
         self.noise = torch.empty(0, lm.model.cfg.vocab_size, device=lm.device)
+        self.params: RowParams | None = None  # the rows' sampling settings, until they change
         self.pending: deque[Job] = deque()
         self.reserved = 0  # streams pending or active: what the cap counts
         self.steps = 0  # batched steps run (tests check that streams share them)
@@ -219,6 +242,7 @@ class Scheduler:
         if job.max_tokens == 0:
             self._release(job.streams)
         self.streams += joined
+        self.params = None
         if firsts:
             new = torch.cat(firsts)
             self.logits = new if self.logits is None else torch.cat([self.logits, new])
@@ -230,8 +254,8 @@ class Scheduler:
         ids = prompt.ids[0]
         if not prompt.own:
             return [Token(prompt.text)] if prompt.text else []
-        texts = [self.lm.tokenizer.decode([i]) for i in ids.tolist()]
         first = 1 if self.lm.boundaries else 0  # BOD (no text) is not echoed
+        texts = [""] * first + [self.lm.tokenizer.decode([i]) for i in ids[first:].tolist()]
         if job.logprobs is None:
             return [Token(t) for t in texts[first:]]
         nats = token_nats(self.lm.model, ids, self.lm.precision).tolist() if len(ids) > 1 \
@@ -253,14 +277,18 @@ class Scheduler:
                 for row_ids, row_values in zip(ids.tolist(), values.tolist(), strict=True)]
 
     def _params(self) -> RowParams:
-        """Every row's sampling settings (temperature 0: greedy)."""
+        """Every row's sampling settings (temperature 0: greedy), made again only after rows
+        joined or left."""
+        if self.params is not None:
+            return self.params
         jobs = [s.job for s in self.streams]
         dev = self.lm.device
-        return RowParams(
+        self.params = RowParams(
             temperature=torch.tensor([j.temperature or 1.0 for j in jobs], device=dev),
             top_k=torch.tensor([j.top_k or 0 for j in jobs], device=dev),
             top_p=torch.tensor([j.top_p for j in jobs], device=dev),
             greedy=torch.tensor([j.temperature == 0 for j in jobs], device=dev))
+        return self.params
 
     def _step(self) -> None:
         """Draw a token for every row, send the text, drop finished rows, step the rest."""
@@ -282,7 +310,7 @@ class Scheduler:
             for r, i in enumerate(want):
                 k = self.streams[i].job.logprobs
                 lps[i] = (picked[r], dict(list(tops[r].items())[:k]))
-        sends, keep = [], []
+        sends, keep, now, least = [], [], time.monotonic(), n / self.chunk_rate
         for i, (s, token) in enumerate(zip(self.streams, chosen, strict=True)):
             s.drawn += 1
             s.left -= 1
@@ -296,8 +324,11 @@ class Scheduler:
                     out += s.stops.flush()
             if finish is None:
                 keep.append(i)
-            if out or finish:
-                sends.append((s.job, Event(s.index, out, finish, s.drawn)))
+            s.held += out
+            if finish or (s.held and now >= s.due):
+                sends.append((s.job, Event(s.index, s.held, finish, s.drawn)))
+                s.held = []
+                s.hand_over(now, least)
         self._send(sends)
         self.steps += 1
         survivors = [s.job.cancelled is False for s in self.streams]
@@ -318,6 +349,7 @@ class Scheduler:
             return
         self._release(len(self.streams) - len(keep))
         self.streams = [self.streams[i] for i in keep]
+        self.params = None
         self.rows.keep(keep)
         self.logits = self.logits[keep] if keep else None
 

@@ -36,6 +36,8 @@ class StopText:
     def push(self, token: Token) -> tuple[list[Token], bool]:
         """Add a token; (the tokens now safe to send, whether a stop string was reached).
         At a stop, the token holding its start is cut there (dropped if nothing is left)."""
+        if not self.stops:
+            return [token], False
         self.pending.append(token)
         text = "".join(t.text for t in self.pending)
         hits = [i for i in (text.find(s) for s in self.stops) if i >= 0]

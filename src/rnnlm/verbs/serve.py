@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,7 @@ def run_name(run: str | Path) -> str:
 
 
 def load_schedulers(runs: list[str], checkpoint: str = "best", device: str = "auto",
-                    max_streams: int = 100) -> dict:
+                    max_streams: int = 100, chunk_rate: float = math.inf) -> dict:
     """One batched-stream scheduler per run, by run name."""
     from rnnlm.serve.scheduler import Scheduler
 
@@ -29,7 +30,8 @@ def load_schedulers(runs: list[str], checkpoint: str = "best", device: str = "au
         raise RnnlmError(f"two runs are named {twins[0]!r}; serve runs with distinct "
                          f"directory names")
     lms = [LanguageModel.load(run, device=device, which=checkpoint) for run in runs]
-    return {name: Scheduler(lm, max_streams) for name, lm in zip(names, lms, strict=True)}
+    return {name: Scheduler(lm, max_streams, chunk_rate)
+            for name, lm in zip(names, lms, strict=True)}
 
 
 def serve(runs: Annotated[list[str], Arg("run directories, each served under its name",
@@ -44,6 +46,9 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
           max_tokens: Annotated[int, Arg("largest max_tokens a request may ask")] = 4096,
           stream_interval: Annotated[float, Arg(
               "milliseconds between a stream's chunks (0: a chunk per token)")] = 20.0,
+          chunk_rate: Annotated[float, Arg(
+              "chunks per second a model's streams send in all, at most: under load each "
+              "stream's interval grows to streams ÷ rate (0: no limit)")] = 1000.0,
           checkpoint: Checkpoint = "best", device: Device = "auto") -> None:
     """Serve runs over HTTP: OpenAI-compatible completions, inspect, and a web page at /."""
     try:
@@ -53,11 +58,11 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
     except ImportError as e:
         raise RnnlmError(f"rnnlm serve needs the serve extra ({e.name} is missing): "
                          f"pip install 'rnnlm[serve]'") from None
-    if max_streams < 1 or max_tokens < 1 or stream_interval < 0:
+    if max_streams < 1 or max_tokens < 1 or stream_interval < 0 or chunk_rate < 0:
         raise RnnlmError(f"--max-streams and --max-tokens must be 1 or more, "
-                         f"--stream-interval 0 or more (got {max_streams}, {max_tokens}, "
-                         f"{stream_interval})")
-    models = load_schedulers(runs, checkpoint, device, max_streams)
+                         f"--stream-interval and --chunk-rate 0 or more (got {max_streams}, "
+                         f"{max_tokens}, {stream_interval}, {chunk_rate})")
+    models = load_schedulers(runs, checkpoint, device, max_streams, chunk_rate or math.inf)
     app = create_app(models, api_key or os.environ.get("RNNLM_API_KEY") or None,
                      Limits(max_tokens=max_tokens, stream_interval=stream_interval / 1000))
     print(f"serving {', '.join(models)} on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
