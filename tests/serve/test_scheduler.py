@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from rnnlm.serve.scheduler import Event, Job, Prompt, Scheduler
 
 
 @pytest.fixture(scope="module")
-def sched(tiny_run: Path) -> Scheduler:
+def sched(tiny_run: Path) -> Iterator[Scheduler]:
     s = Scheduler(LanguageModel.load(tiny_run, device="cpu"))
     yield s
     s.close()

@@ -139,17 +139,17 @@ def budget_table(budgets: list[float], corpus: str, families: list[str], out: st
     return rows
 
 
-def score(rows: list[dict[str, Any]]) -> tuple[str, str, Any]:
-    """The rows' score: its key, its name, and which of two values is better (min or max)."""
+def score(rows: list[dict[str, Any]]) -> tuple[str, str, Any, int]:
+    """The rows' score: its key, its name, which of two values is better (min or max), and
+    the decimals it is shown with."""
     if "val_bleu" in rows[0]:
-        return "val_bleu", "val BLEU, beam 5", max
-    return "val_bits_per_char", "val bits/char", min
+        return "val_bleu", "val BLEU, beam 5", max, 2
+    return "val_bits_per_char", "val bits/char", min, 4
 
 
 def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
     """Families down, budgets across, the val score in the cells; the best per budget bold."""
-    key, name, better = score(rows)
-    digits = 2 if key == "val_bleu" else 4
+    key, name, better, digits = score(rows)
     minutes = sorted({r["minutes"] for r in rows})
     families = list(dict.fromkeys(r["family"] for r in rows))
     cell = {(r["family"], r["minutes"]): r for r in rows}
@@ -179,7 +179,7 @@ def plot(rows: list[dict[str, Any]], path: Path, corpus: str) -> None:
     except ImportError:
         print(f"skipped {path}: the plot needs matplotlib (pip install 'rnnlm[plot]')")
         return
-    key, name, _ = score(rows)
+    key, name, _, _ = score(rows)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for family in dict.fromkeys(r["family"] for r in rows):
         points = sorted((r["minutes"], r[key]) for r in rows if r["family"] == family)
