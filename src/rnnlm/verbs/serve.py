@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import torch
+
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
 from rnnlm.options import Arg
@@ -49,6 +51,9 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
           chunk_rate: Annotated[float, Arg(
               "chunks per second a model's streams send in all, at most: under load each "
               "stream's interval grows to streams ÷ rate (0: no limit)")] = 1000.0,
+          threads: Annotated[int | None, Arg(
+              "CPU threads of the models' steps (default: every core torch would use but one, "
+              "which is left to the HTTP event loop)")] = None,
           checkpoint: Checkpoint = "best", device: Device = "auto") -> None:
     """Serve runs over HTTP: OpenAI-compatible completions, inspect, and a web page at /."""
     try:
@@ -58,10 +63,14 @@ def serve(runs: Annotated[list[str], Arg("run directories, each served under its
     except ImportError as e:
         raise RnnlmError(f"rnnlm serve needs the serve extra ({e.name} is missing): "
                          f"pip install 'rnnlm[serve]'") from None
-    if max_streams < 1 or max_tokens < 1 or stream_interval < 0 or chunk_rate < 0:
-        raise RnnlmError(f"--max-streams and --max-tokens must be 1 or more, "
+    if max_streams < 1 or max_tokens < 1 or stream_interval < 0 or chunk_rate < 0 or \
+            (threads is not None and threads < 1):
+        raise RnnlmError(f"--max-streams, --max-tokens and --threads must be 1 or more, "
                          f"--stream-interval and --chunk-rate 0 or more (got {max_streams}, "
-                         f"{max_tokens}, {stream_interval}, {chunk_rate})")
+                         f"{max_tokens}, {threads}, {stream_interval}, {chunk_rate})")
+    # the steps' threads and the event loop's share the cores: on a small machine a step
+    # that waits for a thread the event loop took stalls all of its threads
+    torch.set_num_threads(threads or max(1, torch.get_num_threads() - 1))
     models = load_schedulers(runs, checkpoint, device, max_streams, chunk_rate or math.inf)
     app = create_app(models, api_key or os.environ.get("RNNLM_API_KEY") or None,
                      Limits(max_tokens=max_tokens, stream_interval=stream_interval / 1000))
