@@ -124,6 +124,10 @@ def load_model_dir(ckpt: Path, device: torch.device | str = "cpu"
     if config.pairs:
         raise RnnlmError(f"{ckpt} is an encoder–decoder (trained with --pairs), not a language "
                          f"model; use `rnnlm translate {ckpt.parent}` (and `rnnlm eval`)")
+    if config.captions:
+        raise RnnlmError(f"{ckpt} is an image captioner (trained with --captions), not a "
+                         f"language model; use `rnnlm caption {ckpt.parent} IMAGE.jpg` (and "
+                         f"`rnnlm eval`)")
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
     if tokenizer.kind != config.data.tokenizer:
         raise RnnlmError(f"{ckpt}: tokenizer.json is a {tokenizer.kind} tokenizer but config.json "

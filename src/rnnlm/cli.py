@@ -31,6 +31,7 @@ VERBS: dict[str, Entry | dict[str, Entry]] = {
     "train": ("train:train", None),
     "sample": ("sample:sample", None),
     "translate": ("translate:translate", None),
+    "caption": ("caption:caption", None),
     "eval": ("evaluate:evaluate", "evaluate:show"),
     "compare": ("compare:compare", "compare:show"),
     "ngram": {"train": ("ngram:train", "ngram:show_report"),

@@ -60,6 +60,7 @@ ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would 
 DEFAULT_DOCUMENTS = "lines"  # the document format of documents mode when none is given
 ATTENTIONS = ("bahdanau", "dot", "general")  # additive, Luong dot, Luong general
 SOURCE_TOKENIZERS = ("shared", *TOKENIZER_KINDS)  # shared: one tokenizer fitted on both sides
+IMAGE_ENCODERS = ("efficientnet-lite0", "cnn")  # ImageNet-pretrained, or trained from scratch
 
 @dataclass
 class ModelConfig:
@@ -193,8 +194,37 @@ class Seq2SeqConfig:
     source_ids: int = opt(0, "set from the source tokenizer", cli=False)
 
 
+@dataclass
+class CaptionConfig:
+    """An image captioner (Show, Attend and Tell): the [caption] table. The corpus is the
+    images folder; the decoder takes --cell, --layers, --hidden, --embedding, --dropout from
+    [model], --attention from [seq2seq] and --tokenizer, --vocab-size from [data]."""
+
+    captions: str | None = opt(None, "train an image captioner on this captions file (Kaggle "
+                               "captions.txt, Flickr8k.token.txt, Karpathy's dataset_*.json); "
+                               "the corpus is the images folder", metavar="FILE")
+    encoder: str = opt("efficientnet-lite0", "the image encoder: ImageNet-pretrained "
+                       "EfficientNet-Lite0 (rnnlm[vision]) or a small CNN trained from scratch",
+                       choices=IMAGE_ENCODERS)
+    fine_tune: bool = opt(False, "train the pretrained encoder too (default: frozen, its "
+                          "features computed once)")
+    grid: int = opt(7, "the encoder's feature grid is grid × grid cells to attend over",
+                    check=POSITIVE)
+    doubly_stochastic: float = opt(1.0, "λ of the doubly stochastic attention loss "
+                                   "Σ_cells (1 − Σ_t α)² (Xu et al. 2015; 0: none)",
+                                   check=NON_NEGATIVE)
+    flip: bool = opt(True, "augment: each training caption also sees its image flipped "
+                     "left–right (half of the steps)")
+    val_images: int | None = opt(None, "images held out for validation when the captions "
+                                 "have no official split (default: 1/16 of them)",
+                                 check=NON_NEGATIVE)
+    test_images: int | None = opt(None, "images held out for testing when the captions have "
+                                  "no official split (default: 1/8 of them)", check=NON_NEGATIVE)
+    max_words: int = opt(40, "the longest caption generated, in tokens", check=POSITIVE)
+
+
 GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
-                           "seq2seq": Seq2SeqConfig}
+                           "seq2seq": Seq2SeqConfig, "caption": CaptionConfig}
 # Options a resumed run may change (its budget and where it runs); the rest is the run's.
 RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
 # Options --init-from keeps from the checkpoint: its architecture (dropout aside) and tokenizer.
@@ -211,11 +241,17 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     init_from: str | None = None
     seq2seq: Seq2SeqConfig = field(default_factory=Seq2SeqConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
 
     @property
     def pairs(self) -> bool:
         """Whether the run is an encoder–decoder on parallel pairs."""
         return self.seq2seq.pairs is not None
+
+    @property
+    def captions(self) -> bool:
+        """Whether the run is an image captioner."""
+        return self.caption.captions is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, the form of config.json."""
@@ -232,11 +268,12 @@ class RunConfig:
         the mode and document format, the transformer's tied embedding and block, the weight
         decay of the optimizer, the time budget."""
         m, d, t = self.model, self.data, self.train
-        if self.pairs:  # targets are documents (BOD .. EOD), each a whole piece
+        if self.pairs or self.captions:  # targets are documents (BOD .. EOD), each whole
             d = dataclasses.replace(d, mode="documents", documents=None, chunk=0)
         mode = d.mode or ("documents" if d.documents else "stream")
         data = dataclasses.replace(d, mode=mode)
-        if mode == "documents" and not self.pairs:  # pieces of the window unless told otherwise
+        if mode == "documents" and not (self.pairs or self.captions):  # pieces of the window
+            # unless told otherwise
             window = m.block if m.cell == "transformer" and m.block else d.seq_len
             data = dataclasses.replace(data, documents=d.documents or DEFAULT_DOCUMENTS,
                                        chunk=window if d.chunk is None else d.chunk)
@@ -249,16 +286,18 @@ class RunConfig:
             ADAMW_DECAY if t.optimizer == "adamw" else 0.0)
         budget = t.max_time if t.max_steps or t.max_time else DEFAULT_MAX_TIME
         train = dataclasses.replace(t, weight_decay=decay, max_time=budget)
-        return RunConfig(model, data, train, self.init_from, self.seq2seq).validate()
+        return RunConfig(model, data, train, self.init_from, self.seq2seq, self.caption).validate()
 
     def validate(self) -> RunConfig:
         """Check every field and the rules between fields; raise a one-line RnnlmError."""
-        for group in (self.model, self.data, self.train, self.seq2seq):
+        for group in (self.model, self.data, self.train, self.seq2seq, self.caption):
             for f in dataclasses.fields(group):
                 check_value(f, getattr(group, f.name))
         m, d = self.model, self.data
         if self.pairs:
             check_seq2seq(m, self.seq2seq)
+        if self.captions:
+            check_caption(self)
         if d.mode == "documents" and d.documents:
             check_format(d.documents)
         elif d.mode == "stream" and (d.documents or d.chunk or d.max_length):
@@ -317,6 +356,20 @@ def check_seq2seq(m: ModelConfig, s: Seq2SeqConfig) -> None:
         raise RnnlmError("--coverage applies to the pointer-generator; give --copy too")
 
 
+def check_caption(c: RunConfig) -> None:
+    """The captioner's rules: an LSTM or GRU decoder with embeddings, not also on pairs."""
+    if c.pairs:
+        raise RnnlmError("--captions and --pairs are two kinds of run; give one of them")
+    if c.model.cell not in ("lstm", "gru"):
+        raise RnnlmError(f"--captions trains an LSTM or GRU decoder (got --cell "
+                         f"{c.model.cell}); give --cell lstm or --cell gru")
+    if not c.model.embedding:
+        raise RnnlmError("--captions needs --embedding of 1 or more")
+    if c.caption.fine_tune and c.caption.encoder == "cnn":
+        raise RnnlmError("--fine-tune applies to the pretrained encoder; the cnn is always "
+                         "trained (drop --fine-tune)")
+
+
 def check_transformer(m: ModelConfig, d: DataConfig) -> None:
     """The transformer's rules: heads divide hidden, its embedding is tied, and its learned
     positions are exactly the training window's, so that every position it attends to is
@@ -358,7 +411,7 @@ def from_dict(data: dict[str, Any], source: str = "config") -> RunConfig:
     unknown = set(data) - {*GROUPS, "init_from"}
     if unknown:
         raise RnnlmError(f"unknown key {sorted(unknown)[0]!r} in {source}; "
-                         f"expected tables [model], [data], [train], [seq2seq]")
+                         f"expected tables [model], [data], [train], [seq2seq], [caption]")
     groups = {name: group_from_dict(cls, dict(data.get(name, {})), source)
               for name, cls in GROUPS.items()}
     return RunConfig(**groups, init_from=data.get("init_from"))

@@ -42,6 +42,9 @@ class Translator:
         """Load a pairs run directory (its best/ or last/ checkpoint) or a checkpoint."""
         ckpt = resolve(path, which)
         config = load_json(ckpt / "config.json").resolve()
+        if config.captions:
+            raise RnnlmError(f"{path} is an image captioner, not an encoder–decoder; describe "
+                             f"images with `rnnlm caption {path} IMAGE.jpg`")
         if not config.pairs:
             raise RnnlmError(f"{path} is a language model, not an encoder–decoder; translate "
                              f"with a run trained with --pairs (sample this one with `rnnlm "

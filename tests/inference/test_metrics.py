@@ -1,11 +1,12 @@
-"""BLEU/chrF through sacreBLEU with several references, ROUGE's best reference, and the
-extractive baselines."""
+"""BLEU/chrF and BLEU-1..4 through sacreBLEU with several references, ROUGE's best
+reference, and the extractive baselines."""
 
 from __future__ import annotations
 
 import pytest
+from sacrebleu.metrics import BLEU
 
-from rnnlm.inference.metrics import bleu_chrf, lead_3, longest_3, rouge, streams
+from rnnlm.inference.metrics import bleu_chrf, bleu_orders, lead_3, longest_3, rouge, streams
 
 
 def test_identical_outputs_score_100() -> None:
@@ -22,6 +23,30 @@ def test_several_references_and_uneven_counts() -> None:
     one = bleu_chrf(["a cat was on the mat", "a dog ran"], [[r[0]] for r in refs])
     both = bleu_chrf(["a cat was on the mat", "a dog ran"], refs)
     assert both["bleu"] > one["bleu"] and both["bleu_signature"].startswith("nrefs:var|")
+
+
+CAPTIONS = [["A dog runs across the grassy field.", "A brown dog is running in the tall grass."],
+            ["Two children build a sandcastle on the beach.", "Kids play in the sand."]]
+
+
+def test_bleu_orders_of_a_perfect_output_are_100() -> None:
+    refs = CAPTIONS
+    perfect = bleu_orders(["a dog runs across the grassy field.", "kids play in the sand."], refs)
+    second = bleu_orders(["a brown dog is running in the tall grass."], [refs[0]])
+    for n in range(1, 5):  # lowercased; matching only an output's second reference is enough
+        assert perfect[f"bleu{n}"] == pytest.approx(100.0)
+        assert second[f"bleu{n}"] == pytest.approx(100.0)
+
+
+def test_bleu_orders_fall_with_the_order_and_are_sacrebleus() -> None:
+    refs = CAPTIONS
+    outputs = ["a dog is running on the field", "two kids play on a beach"]
+    scores = bleu_orders(outputs, refs)
+    assert scores["bleu1"] > scores["bleu2"] > scores["bleu3"] > scores["bleu4"] > 0
+    for n in range(1, 5):
+        direct = BLEU(max_ngram_order=n, lowercase=True).corpus_score(outputs, streams(refs))
+        assert scores[f"bleu{n}"] == direct.score
+    assert scores["bleu_signature"].startswith("nrefs:2|case:lc|")
 
 
 def test_rouge_takes_the_best_reference_and_stems() -> None:

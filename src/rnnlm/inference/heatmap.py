@@ -1,16 +1,27 @@
-"""The attention of one output over its source, drawn as a heatmap (matplotlib, the plot
-extra): rows are output tokens, columns source tokens."""
+"""Attention drawn with matplotlib (the plot extra): one output's attention over its source as
+a heatmap (rows output tokens, columns source tokens), and a caption's attention over its
+image, one panel per word with the grid's weights upsampled over the picture (the figure of
+Xu et al. 2015)."""
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
 
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.beam import Hypothesis
 
+PANELS_PER_ROW = 5
 
-def draw_attention(translator: object, source: str, hyp: Hypothesis, path: Path) -> None:
-    """Write a PNG of hyp's attention weights over source's tokens."""
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only backend, or a one-line error naming the extra."""
     try:
         import matplotlib
 
@@ -18,6 +29,20 @@ def draw_attention(translator: object, source: str, hyp: Hypothesis, path: Path)
         import matplotlib.pyplot as plt
     except ImportError:
         raise RnnlmError("--attention draws with matplotlib; pip install 'rnnlm[plot]'") from None
+    return plt
+
+
+def save(fig: Any, path: Path) -> None:
+    """Write the figure as a PNG whole or not at all (a temporary file, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.png")
+    fig.savefig(partial, dpi=120)
+    os.replace(partial, path)
+
+
+def draw_attention(translator: object, source: str, hyp: Hypothesis, path: Path) -> None:
+    """Write a PNG of hyp's attention weights over source's tokens."""
+    plt = pyplot()
     if hyp.attention is None:
         raise RnnlmError("no attention weights were kept for this output")
     src = translator.encode([source])[0].tolist()
@@ -34,6 +59,36 @@ def draw_attention(translator: object, source: str, hyp: Hypothesis, path: Path)
     ax.set_ylabel("output tokens")
     fig.colorbar(image, ax=ax, label="attention weight")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save(fig, path)
+    plt.close(fig)
+
+
+def draw_image_attention(image: torch.Tensor, words: list[str], attention: np.ndarray | None,
+                         grid: int, path: Path) -> None:
+    """Write a PNG of the image (uint8 (3, H, W)) and, for each word of its caption and the
+    end, the image lit where the word's attention (a row of (T, grid²)) fell."""
+    plt = pyplot()
+    if attention is None:
+        raise RnnlmError("no attention weights were kept for this caption")
+    labels = [*words, "<end>"][: len(attention)]
+    picture = image.permute(1, 2, 0).numpy()  # (H, W, 3)
+    h, w = picture.shape[:2]
+    maps = torch.from_numpy(np.asarray(attention[: len(labels)], dtype=np.float32))
+    maps = F.interpolate(maps.view(-1, 1, grid, grid), size=(h, w), mode="bilinear",
+                         align_corners=False)[:, 0].numpy()  # (T, H, W)
+    panels = len(labels) + 1
+    rows = math.ceil(panels / PANELS_PER_ROW)
+    fig, axes = plt.subplots(rows, PANELS_PER_ROW, figsize=(2.4 * PANELS_PER_ROW, 2.6 * rows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(picture)
+    axes.flat[0].set_title(" ".join(words)[:40], fontsize=8)
+    for ax, label, weights in zip(axes.flat[1:], labels, maps, strict=False):
+        ax.imshow(picture)
+        ax.imshow(weights / max(float(weights.max()), 1e-12), cmap="gray", alpha=0.6,
+                  vmin=0.0, vmax=1.0)
+        ax.set_title(label, fontsize=10)
+    fig.tight_layout()
+    save(fig, path)
     plt.close(fig)

@@ -1,8 +1,8 @@
-"""Standard scores of outputs against references: sacreBLEU's BLEU and chrF (with their
-signatures, so a figure says how it was computed) and ROUGE-1/2/L F1 of Google's
-`rouge-score` (Porter stemming; with several references, the best-scoring one per output),
-and the extractive summarization baselines Lead-3 and Longest-3 scored by the same scorer.
-Both libraries are the `seq2seq` extra."""
+"""Standard scores of outputs against references: sacreBLEU's BLEU (and BLEU-1..4, for
+captions) and chrF (with their signatures, so a figure says how it was computed) and
+ROUGE-1/2/L F1 of Google's `rouge-score` (Porter stemming; with several references, the
+best-scoring one per output), and the extractive summarization baselines Lead-3 and
+Longest-3 scored by the same scorer. Both libraries are the `seq2seq` extra."""
 
 from __future__ import annotations
 
@@ -40,6 +40,19 @@ def bleu_chrf(outputs: list[str], references: list[list[str]]) -> dict[str, Any]
     b, c = bleu.corpus_score(outputs, refs), chrf.corpus_score(outputs, refs)
     return {"bleu": b.score, "chrf": c.score, "bleu_signature": str(bleu.get_signature()),
             "chrf_signature": str(chrf.get_signature())}
+
+
+def bleu_orders(outputs: list[str], references: list[list[str]]) -> dict[str, Any]:
+    """Corpus BLEU-1..4 (0–100) of lowercased text, as image captioning reports it (COCO
+    compares captions lowercased), with sacreBLEU's signature (one for all four orders: it
+    does not record the order)."""
+    sb = _sacrebleu()
+    refs = streams(references)
+    scores: dict[str, Any] = {}
+    for n in range(1, 5):
+        bleu = sb.metrics.BLEU(max_ngram_order=n, lowercase=True)
+        scores[f"bleu{n}"] = bleu.corpus_score(outputs, refs).score
+    return {**scores, "bleu_signature": str(bleu.get_signature())}
 
 
 def rouge(outputs: list[str], references: list[list[str]]) -> dict[str, float]:

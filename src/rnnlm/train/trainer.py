@@ -99,7 +99,8 @@ class Trainer:
             and can_graph(self.model, self.device, d.mode == "stream") else None
         self.net = world.wrap(self.model)  # what a training step calls: DDP under torchrun
         self.lm = LanguageModel(self.model, self.tokenizer, self.config, self.device,
-                                self.precision) if not self.config.pairs else None
+                                self.precision) \
+            if not (self.config.pairs or self.config.captions) else None
 
     def prepare(self, config: RunConfig, run_dir: Path, resuming: bool, world: World) -> Start:
         """The run's starting point (train/setup.py; train/pairs.py for an encoder–decoder)."""
@@ -366,6 +367,9 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
         if config.pairs:  # an encoder–decoder: the same loop, its own batches and steps
             from rnnlm.train.pairs import Seq2SeqTrainer
             trainer = Seq2SeqTrainer(config, run_dir, resuming, restart_schedule, world)
+        elif config.captions:  # an image captioner: likewise
+            from rnnlm.train.captions import CaptionTrainer
+            trainer = CaptionTrainer(config, run_dir, resuming, restart_schedule, world)
         else:
             trainer = Trainer(config, run_dir, resuming, restart_schedule, world)
         if world.main:

@@ -7,6 +7,7 @@ import json as jsonlib
 from pathlib import Path
 from typing import Annotated
 
+from rnnlm.captioning import CaptionResult, ImageCaptioner
 from rnnlm.checkpoint import resolve
 from rnnlm.config import PRECISIONS, load_json
 from rnnlm.data.pairs import parse_pairs
@@ -18,6 +19,7 @@ from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
 from rnnlm.options import Arg
+from rnnlm.train.captions import captions_of
 from rnnlm.train.pairs import pairs_of
 from rnnlm.translation import Translator
 from rnnlm.verbs import Checkpoint, CorpusName, Device, Documents, Run, Split, TextFile
@@ -40,15 +42,25 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
                  "sources' length, as summaries are)")] = None,
              outputs: Annotated[str | None, Arg("pairs runs: write the outputs, one per line",
                                                 metavar="OUT.txt")] = None,
-             ) -> EvalResult | PairsResult:
+             baselines: Annotated[bool, Arg(
+                 "captioning runs: score the most frequent training caption and nearest-"
+                 "neighbour retrieval too")] = False,
+             ) -> EvalResult | PairsResult | CaptionResult:
     """Score held-out text (full pass): the run's own validation split by default.
 
     The split is cut as the run cut it (inference/splits.py), so `--split val` is exactly the
     text it validated on; a documents-mode run scores each document from a zero state. A
     pairs run (an encoder–decoder) is scored on its test split by default: sacreBLEU BLEU and
-    chrF of its search's outputs, perplexity per target token, ROUGE for summaries.
+    chrF of its search's outputs, perplexity per target token, ROUGE for summaries. A
+    captioning run likewise: BLEU-1..4 and CIDEr-D of its captions of the test images.
     """
-    if load_json(resolve(run, checkpoint) / "config.json").pairs:
+    config = load_json(resolve(run, checkpoint) / "config.json")
+    if config.captions:
+        if corpus or text:
+            raise RnnlmError("a captioning run is scored on its own images; give --split "
+                             "(val or test), not --corpus or --text")
+        return evaluate_captions(run, split or "test", checkpoint, device, beam, baselines)
+    if config.pairs:
         return evaluate_pairs(run, corpus, text, split, checkpoint, device, beam, alpha, lm,
                               lm_weight, rouge, outputs)
     lm = LanguageModel.load(run, device=device, which=checkpoint, precision=precision)
@@ -91,7 +103,21 @@ def evaluate_pairs(run: Run, corpus: str | None, text: str | Path | None, split:
                                outputs=outputs)
 
 
-def show(result: EvalResult | PairsResult, *,
+def evaluate_captions(run: Run, split: str, checkpoint: str, device: str, beam: int,
+                      baselines: bool) -> CaptionResult:
+    """A captioner's scores on its held-out images (its test split by default)."""
+    captioner = ImageCaptioner.load(run, device=device, which=checkpoint)
+    if split not in ("val", "test", "train"):
+        raise RnnlmError(f"--split {split} is for text; give train, val or test")
+    parts = captions_of(captioner.config)
+    if not len(parts[split]):
+        raise RnnlmError(f"the run holds out no {split} images; choose another --split")
+    captions = Path(captioner.config.caption.captions or "")
+    name = f"{captions.parent.name}/{captions.name}:{split} ({len(parts[split]):,} images)"
+    return captioner.evaluate(parts[split], name, beam, parts["train"] if baselines else None)
+
+
+def show(result: EvalResult | PairsResult | CaptionResult, *,
          json: Annotated[bool, Arg("print one JSON object")] = False) -> None:
     """The scores of `rnnlm eval` and `rnnlm ngram eval`: a table, or one JSON object."""
     if json:
@@ -99,6 +125,9 @@ def show(result: EvalResult | PairsResult, *,
         return
     if isinstance(result, PairsResult):
         show_pairs(result)
+        return
+    if isinstance(result, CaptionResult):
+        show_captions(result)
         return
     rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
             ("characters", f"{result.characters:,}"), ("bytes (UTF-8)", f"{result.bytes:,}"),
@@ -129,3 +158,18 @@ def show_pairs(result: PairsResult) -> None:
                             f"sentences/s)")]
     for name, value in rows:
         print(f"{name:<24}{value}")
+
+
+def show_captions(result: CaptionResult) -> None:
+    """A captioner's scores (and its baselines') as a table."""
+    b = result.bleu
+    print(f"{'images':<24}{result.source}\n{'search':<24}{result.search}\n"
+          f"{'scored as':<24}lowercased, punctuation removed; BLEU: {b['bleu_signature']}")
+    print(f"{'':<24}{'BLEU-1':>8}{'BLEU-2':>8}{'BLEU-3':>8}{'BLEU-4':>8}{'CIDEr-D':>9}")
+    rows = {"model": {**b, "cider": result.cider}, **result.baselines}
+    for name, s in rows.items():
+        print(f"{name:<24}" + "".join(f"{s[f'bleu{n}']:>8.2f}" for n in range(1, 5))
+              + f"{s['cider']:>9.2f}")
+    print(f"{'perplexity (per token)':<24}{result.perplexity:.3f} (teacher-forced, every "
+          f"reference, {result.tokens:,} tokens, EOD included)\n{'search time':<24}"
+          f"{result.seconds:.1f} s ({result.images / result.seconds:.1f} images/s)")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from rnnlm.config import (
     WORD_SPLITS,
+    CaptionConfig,
     DataConfig,
     ModelConfig,
     RunConfig,
@@ -23,6 +24,11 @@ from rnnlm.train.trainer import run_config
 from rnnlm.train.trainer import train as run
 
 Options = dict[str, Any]  # config fields given on the command line: {field: value}
+# A captioner's defaults where they differ from a language model's (Xu et al. 2015's size,
+# words of the captions, dropout for a few thousand captions)
+CAPTION_DEFAULTS = {"data": {"tokenizer": "word", "batch_size": 32},
+                    "model": {"layers": 1, "hidden": 512, "embedding": 256, "dropout": 0.5},
+                    "train": {"lr": 1e-3, "eval_every": 250}}
 
 
 def train(corpus: Annotated[list[str] | None,
@@ -44,7 +50,8 @@ def train(corpus: Annotated[list[str] | None,
           model: Annotated[Options | None, Fields(ModelConfig)] = None,
           data: Annotated[Options | None, Fields(DataConfig)] = None,
           training: Annotated[Options | None, Fields(TrainConfig)] = None,
-          seq2seq: Annotated[Options | None, Fields(Seq2SeqConfig)] = None) -> Path:
+          seq2seq: Annotated[Options | None, Fields(Seq2SeqConfig)] = None,
+          caption: Annotated[Options | None, Fields(CaptionConfig)] = None) -> Path:
     """Train a model on a corpus, or continue a run.
 
     The config is the defaults, then --config's tables, then the options given; a resumed
@@ -52,7 +59,7 @@ def train(corpus: Annotated[list[str] | None,
     Returns the run directory.
     """
     options = {"model": model or {}, "data": data or {}, "train": training or {},
-               "seq2seq": seq2seq or {}}
+               "seq2seq": seq2seq or {}, "caption": caption or {}}
     if split:
         options["data"].setdefault("word_split", split)
     if resume:
@@ -75,4 +82,7 @@ def train(corpus: Annotated[list[str] | None,
                          f"encoder–decoder on it with --pairs {registered.pairs}")
     if pairs and "tokenizer" not in options["data"] and not config:
         options["data"]["tokenizer"] = "bpe"  # subwords by default on pairs
+    if options["caption"].get("captions", base.caption.captions) and not config:
+        for group, defaults in CAPTION_DEFAULTS.items():
+            options[group] = {**defaults, **options[group]}
     return run(base.with_options(options), out=out, restart_schedule=restart_schedule)
