@@ -1,7 +1,8 @@
 """Where a captioner's time goes, on this machine: the encoder (images/s through the CNN),
 the decoder (captions/s of a training step from cached grids; images/s of greedy and beam-5
 captioning from grids), and a whole training step with the encoder in it (the scratch CNN, or
-a fine-tuned encoder). Prints one JSON object per run given.
+a fine-tuned encoder), each in the run's training precision (bf16 autocast where the CPU has
+it). Prints a JSON list, one object per run given.
 
     PYTHONPATH=src flock /tmp/rnnlm-cpu.lock python benchmarks/caption_speed.py RUN [RUN ...]
 """
@@ -22,6 +23,7 @@ from rnnlm.data.buckets import pad_batch
 from rnnlm.data.captions import load_images
 from rnnlm.data.pairs import encode_targets
 from rnnlm.models.state import lm_loss
+from rnnlm.runtime import autocast
 from rnnlm.train.captions import captions_of
 
 BATCH = 32
@@ -41,8 +43,9 @@ def _timed(work: Callable[[], object]) -> float:
 
 
 def measure(run: Path) -> dict[str, object]:
-    """The speeds of one captioning run (fp32, this process's threads)."""
+    """The speeds of one captioning run (its precision, this process's threads)."""
     cap = ImageCaptioner.load(run, device="cpu")
+    cap.precision = cap.config.train.precision
     parts = captions_of(cap.config)
     images = load_images(parts["test"].images[:BATCH], cap.image_size)  # (B, 3, s, s)
     grids = cap.features(images)
@@ -51,18 +54,20 @@ def measure(run: Path) -> dict[str, object]:
     model = cap.model.train()
 
     def decoder_step() -> None:
-        loss = lm_loss(model(grids, inputs).logits, targets)
+        with autocast(cap.device, cap.precision):
+            loss = lm_loss(model(grids, inputs).logits, targets)
         loss.backward()
 
     def whole_step() -> None:
-        loss = lm_loss(model(model.features(images), inputs).logits, targets)
+        with autocast(cap.device, cap.precision):
+            loss = lm_loss(model(model.features(images), inputs).logits, targets)
         loss.backward()
 
     trained_encoder = (any(p.requires_grad for p in model.encoder.parameters()) and \
         cap.config.caption.encoder == "cnn") or cap.config.caption.fine_tune
     out: dict[str, object] = {
         "run": str(run), "encoder": cap.config.caption.encoder, "image_size": cap.image_size,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "precision": cap.precision,
         "encoder_images_per_s": per_second(lambda: cap.features(images), BATCH),
         "decoder_train_captions_per_s": per_second(decoder_step, BATCH),
         "greedy_images_per_s_from_grids": per_second(lambda: cap.describe(grids, 1), BATCH),

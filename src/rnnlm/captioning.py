@@ -69,6 +69,14 @@ class CaptionResult:
         return {**asdict(self), "perplexity": self.perplexity}
 
 
+def unwritten(tokenizer: Tokenizer, bod: int) -> list[int]:
+    """Ids a caption is never written with: <unk>, BOD, and a word tokenizer's bare space,
+    which only ever comes before an unknown word (written alone, it leaves two spaces)."""
+    ids = [*tokenizer.special_ids(), bod]
+    space = tokenizer.encode(" ").tolist() if tokenizer.kind == "word" else []
+    return ids + [i for i in space if len(space) == 1 and i not in ids]
+
+
 def score(outputs: list[str], references: list[list[str]]) -> tuple[dict[str, Any], float]:
     """(BLEU-1..4 with sacreBLEU's signature, CIDEr-D × 100) of captions, both sides in the
     scored form."""
@@ -86,6 +94,7 @@ class ImageCaptioner:
         self.device, self.precision = device, precision
         self.boundaries = Boundaries.after(tokenizer)
         self.image_size = model.encoder.image_size
+        model.forbid(unwritten(tokenizer, self.boundaries.bod))
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto", which: str = "best"
@@ -100,8 +109,8 @@ class ImageCaptioner:
         tokenizer = load_tokenizer(ckpt / "tokenizer.json")
         model = ShowAttendTell(config.model, config.caption, config.seq2seq.attention)
         load_weights(model, ckpt / MODEL)
-        return cls(model.to(pick_device(device)).eval(), tokenizer, config,
-                   pick_device(device))
+        dev = pick_device(device)
+        return cls(model.to(dev).eval(), tokenizer, config, dev)
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:

@@ -88,6 +88,7 @@ def test_caption_prints_file_tab_caption_in_order(caption_run: Path,
     assert [line.split("\t")[0] for line in lines] == [str(p) for p in given]
     assert lines[0] == lines[2].replace(str(given[2]), str(given[0]))
     assert [line.split("\t")[1] for line in lines] == [h.text for h in hyps]
+    assert not any("<unk>" in h.text or "  " in h.text for h in hyps)  # never written
     folder = io.StringIO()
     caption(caption_run, [str(flickr_small[0])], beam=3, out=folder)
     assert len(folder.getvalue().splitlines()) == IMAGES  # a folder: every image in it

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rnnlm.errors import RnnlmError
 from rnnlm.inference.beam import Hypothesis
 
 PANELS_PER_ROW = 5
+DIM = 0.15  # the brightness of an image's least-attended pixels
 
 
 def pyplot() -> Any:
@@ -32,11 +34,11 @@ def pyplot() -> Any:
     return plt
 
 
-def save(fig: Any, path: Path) -> None:
+def save(fig: Any, path: Path, dpi: int = 120) -> None:
     """Write the figure as a PNG whole or not at all (a temporary file, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial.png")
-    fig.savefig(partial, dpi=120)
+    fig.savefig(partial, dpi=dpi)
     os.replace(partial, path)
 
 
@@ -83,12 +85,11 @@ def draw_image_attention(image: torch.Tensor, words: list[str], attention: np.nd
     for ax in axes.flat:
         ax.axis("off")
     axes.flat[0].imshow(picture)
-    axes.flat[0].set_title(" ".join(words)[:40], fontsize=8)
+    axes.flat[0].set_title(textwrap.fill(" ".join(words), 32), fontsize=8)
     for ax, label, weights in zip(axes.flat[1:], labels, maps, strict=False):
-        ax.imshow(picture)
-        ax.imshow(weights / max(float(weights.max()), 1e-12), cmap="gray", alpha=0.6,
-                  vmin=0.0, vmax=1.0)
+        lit = DIM + (1 - DIM) * weights / max(float(weights.max()), 1e-12)  # (H, W) in [DIM, 1]
+        ax.imshow((picture * lit[..., None]).astype(np.uint8))  # dark where it did not look
         ax.set_title(label, fontsize=10)
     fig.tight_layout()
-    save(fig, path)
+    save(fig, path, dpi=80)
     plt.close(fig)

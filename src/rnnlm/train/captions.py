@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -103,14 +104,18 @@ class CaptionTrainer(Trainer):
         size = model.encoder.image_size
         images = load_images(train.images, size)  # (N, 3, size, size) uint8
         if self.frozen:  # (N, 2, S, C): each image's grid, and its mirror's
+            start = time.perf_counter()
             self.cache = torch.stack([self.captioner.features(images),
                                       self.captioner.features(images.flip(-1))], 1)
+            print(f"encoder: {len(images):,} training images and their mirrors through the "
+                  f"frozen {c.encoder} once, {time.perf_counter() - start:.1f} s; its grids "
+                  f"are reused at every step")
         else:
             self.images = images.to(device)
         self.val_images = parts["val"]
-        val_pixels = load_images(self.val_images.images, size)
-        self.val_features = self.captioner.features(val_pixels) if self.frozen else None
-        self.val_pixels = val_pixels
+        val_pixels = load_images(self.val_images.images, size)  # (N, 3, size, size)
+        # a frozen encoder's grids once; a trained one's at every validation, from the pixels
+        self.val_input = self.captioner.features(val_pixels) if self.frozen else val_pixels
         rows = [i for i, refs in enumerate(train.captions) for _ in refs]
         targets = encode_targets(tokenizer, [caption_text(x) for refs in train.captions
                                              for x in refs])
@@ -154,8 +159,7 @@ class CaptionTrainer(Trainer):
         """Greedy captions of the validation images (BLEU-4, CIDEr-D: best/ on a higher
         CIDEr-D) and their teacher-forced nats per token; last/ always."""
         self.model.eval()
-        features = self.val_features if self.val_features is not None else \
-            self.captioner.features(self.val_pixels)
+        features = self.val_input if self.frozen else self.captioner.features(self.val_input)
         hyps = self.captioner.describe(features)
         bleu, cider = score([h.text for h in hyps], self.val_images.captions)
         nats, tokens = self.captioner.nats(features, self.val_images.captions)
@@ -171,8 +175,7 @@ class CaptionTrainer(Trainer):
                 every = max(1, len(hyps) // SAMPLES)
                 text = "\n".join(f"{self.val_images.images[i].name} → {hyps[i].text}"
                                  for i in range(0, len(hyps), every)[:SAMPLES])
-                log.sample(self.step, text)
-                bar.write("  " + text.replace("\n", "\n  "))
+                self.write_sample(log, bar, text)
             log.flush()
         self.model.train()
         return self.keep(val, improved)

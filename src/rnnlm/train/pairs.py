@@ -159,8 +159,7 @@ class Seq2SeqTrainer(Trainer):
                 outputs = self.translator.translate(sources[:SAMPLES])
                 text = "\n".join(f"{src} → {out[0].text}" for src, out
                                  in zip(sources, outputs, strict=False))
-                log.sample(self.step, text)
-                bar.write("  " + text.replace("\n", "\n  "))
+                self.write_sample(log, bar, text)
             log.flush()
         self.model.train()
         return self.keep(val, improved)

@@ -223,11 +223,14 @@ class Trainer:
                   f"{val['val_bits_per_char']:.4f} bits/char{' (best)' if improved else ''}")
         length = self.config.train.sample_length
         if length:
-            text = self.lm.sample(length=length, sampling=Sampling(temperature=0.8),
-                                  seed=self.step)[0]
-            log.sample(self.step, text)
-            bar.write("  " + text.strip().replace("\n", "\n  "))
+            self.write_sample(log, bar, self.lm.sample(
+                length=length, sampling=Sampling(temperature=0.8), seed=self.step)[0].strip())
         log.flush()
+
+    def write_sample(self, log: RunLog, bar: Progress, text: str) -> None:
+        """A validation's sample, in samples.txt and under the progress bar."""
+        log.sample(self.step, text)
+        bar.write("  " + text.replace("\n", "\n  "))
 
     def finished(self) -> bool:
         """Whether the step or time budget is spent."""

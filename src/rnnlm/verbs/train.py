@@ -32,7 +32,8 @@ CAPTION_DEFAULTS = {"data": {"tokenizer": "word", "batch_size": 32},
 
 
 def train(corpus: Annotated[list[str] | None,
-                            Arg("a registered corpus name, or text files/folders")] = None, *,
+                            Arg("a registered corpus name, or text files/folders "
+                                "(with --captions: the images folder)")] = None, *,
           out: Annotated[str | None, Arg("run directory (default: runs/<corpus>)")] = None,
           resume: Annotated[str | None, Arg("continue a run from its last/ checkpoint",
                                             metavar="RUN")] = None,

@@ -56,3 +56,14 @@ def test_doubly_stochastic_counts_real_steps_only() -> None:
     assert float(doubly_stochastic(weights, torch.tensor([[True, True, False]]))) == 0.0
     # had it been real, the cells would have got 1 and 2: (1 − 1)² + (1 − 2)² = 1
     assert float(doubly_stochastic(weights, torch.tensor([[True, True, True]]))) == 1.0
+
+
+def test_search_never_writes_forbidden_ids() -> None:
+    m = model()
+    features = torch.randn(6, 16, m.encoder.channels)
+    memory, state = m.encode(features)
+    common = [h.ids[0] for h in greedy(m, memory, state, 28, 29, [3] * 6)]
+    m.forbid([*common, 28])  # every first word greedy chose, and BOD
+    again = greedy(m, memory, state, 28, 29, [8] * 6)
+    assert all(not set(h.ids) & {*common, 28} for h in again)
+    assert "banned" not in m.state_dict()  # not a weight: loading a run sets it again

@@ -44,6 +44,12 @@ class ShowAttendTell(nn.Module):
         self.head = nn.Linear(h, cfg.vocab_size)
         if cfg.tie_weights:
             self.head.weight = self.decoder.embed.weight  # (V, H) shared
+        # ids search never writes (<unk>, BOD): set by forbid, not saved with the weights
+        self.register_buffer("banned", torch.zeros(0, dtype=torch.long), persistent=False)
+
+    def forbid(self, ids: list[int]) -> None:
+        """Ids that search must never write (teacher-forced scores are unchanged)."""
+        self.banned = torch.tensor(ids, dtype=torch.long, device=self.head.weight.device)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images (B, 3, H, W) → the feature grid (B, S, C)."""
@@ -83,7 +89,10 @@ class ShowAttendTell(nn.Module):
         state, and the attention over the grid (B, S)."""
         embedded = self.decoder.drop(self.decoder.embed(prev))  # (B, E)
         step, state = self.decoder.step(embedded, state, memory)
-        return F.log_softmax(self.head(self.drop(step.attentional)), -1), state, step.weights
+        logits = self.head(self.drop(step.attentional))  # (B, V)
+        if len(self.banned):
+            logits = logits.index_fill(-1, self.banned, float("-inf"))
+        return F.log_softmax(logits, -1), state, step.weights
 
     def num_parameters(self) -> int:
         """Parameters, the encoder's included (a tied matrix counted once)."""
