@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rnnlm.config import load_json
+from rnnlm.configfile import load_json
 from rnnlm.inference.metrics import bleu_chrf
 from rnnlm.tokenizers import load_tokenizer
 from rnnlm.train.pairs import pairs_of

@@ -103,7 +103,7 @@ def test_weights_are_device_independent(run: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_checkpoints_cross_between_cuda_and_cpu(run: Path, tmp_path: Path,
                                                 shakespeare_100k: Path) -> None:
-    from rnnlm.config import load_json
+    from rnnlm.configfile import load_json
     from rnnlm.train.trainer import train
     from tests.conftest import tiny_config
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.config import DataConfig, RunConfig, from_dict, load_json, load_toml
+from rnnlm.config import DataConfig, RunConfig
+from rnnlm.configfile import from_dict, load_json, load_toml
 from rnnlm.errors import RnnlmError
 from rnnlm.options import parse_duration
 

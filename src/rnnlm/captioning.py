@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from rnnlm.checkpoint import MODEL, load_weights, resolve
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.data.buckets import pad_batch
 from rnnlm.data.captions import Captions, load_images
 from rnnlm.data.documents import Boundaries

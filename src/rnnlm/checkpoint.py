@@ -20,7 +20,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import fsync_dir, replace_dir, write_text_atomic
 from rnnlm.models import LanguageModelNet, build_model

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from rnnlm.checkpoint import MODEL, SOURCE_TOKENIZER, load_weights, resolve
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.data.buckets import pad_batch
 from rnnlm.data.documents import Boundaries
 from rnnlm.data.pairs import Pairs, encode_sources, encode_targets, pad_sources

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.train.trainer import train
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from rnnlm.captioning import ImageCaptioner
 from rnnlm.cli import main
-from rnnlm.config import load_json
+from rnnlm.configfile import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.train.captions import captions_of
 from rnnlm.verbs.caption import caption

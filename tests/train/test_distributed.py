@@ -20,7 +20,8 @@ import torch
 from safetensors.torch import load_file
 
 from rnnlm.checkpoint import is_complete, recover
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.data.batching import StreamBatches
 from rnnlm.data.buckets import DocumentBatches
 from rnnlm.data.corpora import load_corpus

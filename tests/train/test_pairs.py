@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rnnlm.cli import main
-from rnnlm.config import load_json
+from rnnlm.configfile import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.translation import Translator
 from rnnlm.verbs.evaluate import evaluate

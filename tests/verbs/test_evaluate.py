@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.config import load_json
+from rnnlm.configfile import load_json
 from rnnlm.errors import RnnlmError
 from rnnlm.verbs.evaluate import evaluate
 from rnnlm.verbs.sample import sample

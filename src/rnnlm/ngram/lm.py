@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlm.config import DataConfig, RunConfig, group_from_dict, read_json
+from rnnlm.config import DataConfig, RunConfig
+from rnnlm.configfile import group_from_dict, read_json
 from rnnlm.data.corpora import load_corpus
 from rnnlm.data.documents import Boundaries, document_characters, encode_documents
 from rnnlm.errors import RnnlmError

@@ -20,7 +20,8 @@ from rnnlm.checkpoint import (
     recover,
     save_checkpoint,
 )
-from rnnlm.config import RunConfig, load_json
+from rnnlm.config import RunConfig
+from rnnlm.configfile import load_json
 from rnnlm.data.buckets import DocumentBatches, merge_carried
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling

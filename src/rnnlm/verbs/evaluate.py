@@ -9,7 +9,8 @@ from typing import Annotated
 
 from rnnlm.captioning import CaptionResult, ImageCaptioner
 from rnnlm.checkpoint import resolve
-from rnnlm.config import PRECISIONS, load_json
+from rnnlm.config import PRECISIONS
+from rnnlm.configfile import load_json
 from rnnlm.data.pairs import parse_pairs
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError

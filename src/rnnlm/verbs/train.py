@@ -14,9 +14,8 @@ from rnnlm.config import (
     RunConfig,
     Seq2SeqConfig,
     TrainConfig,
-    from_dict,
-    load_toml,
 )
+from rnnlm.configfile import from_dict, load_toml
 from rnnlm.data.corpora import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.options import Arg, Fields
