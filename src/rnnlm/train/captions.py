@@ -138,8 +138,6 @@ class CaptionTrainer(Trainer):
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next batch of captions: (nats per real caption token,
         the gradient norm)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         batch, _ = self.batches.next()
         with autocast(self.device, self.precision):
             out = self.model(self.grids(batch.src[:, 0].cpu()), batch.inputs)  # (B, T, V)
@@ -148,12 +146,7 @@ class CaptionTrainer(Trainer):
         lam = self.config.caption.doubly_stochastic
         if lam:
             loss = loss + lam * doubly_stochastic(out.weights.float(), real)
-        self.update.zero_grad()
-        (loss / batch.tokens).backward()
-        grad_norm = self.update()
-        self.step += 1
-        self.tokens_seen += batch.tokens
-        return (nats / batch.tokens).detach(), grad_norm.detach()
+        return self.optimize(lr, loss, nats, batch.tokens)
 
     def validate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
         """Greedy captions of the validation images (BLEU-4, CIDEr-D: best/ on a higher

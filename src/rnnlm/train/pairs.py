@@ -125,8 +125,6 @@ class Seq2SeqTrainer(Trainer):
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next batch of pairs: (nats per real target token, the
         gradient norm)."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         batch, _ = self.batches.next()
         s = self.config.seq2seq
         with autocast(self.device, self.precision):
@@ -135,12 +133,7 @@ class Seq2SeqTrainer(Trainer):
         nats, loss = smoothed_loss(out.logits, batch.targets, s.label_smoothing)
         if s.coverage:
             loss = loss + s.coverage * (out.coverage * real).sum()
-        self.update.zero_grad()
-        (loss / batch.tokens).backward()
-        grad_norm = self.update()
-        self.step += 1
-        self.tokens_seen += batch.tokens
-        return (nats / batch.tokens).detach(), grad_norm.detach()
+        return self.optimize(lr, loss, nats, batch.tokens)
 
     def validate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
         """Teacher-forced nats per target token over the validation pairs (what `rnnlm eval`

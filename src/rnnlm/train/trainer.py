@@ -149,6 +149,19 @@ class Trainer:
         """The learning rate of the next step."""
         return self.config.train.lr * self.schedule.factor(self.step, self.elapsed)
 
+    def optimize(self, lr: float, loss: torch.Tensor, nats: torch.Tensor, tokens: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step at lr on a loss summed over a batch's `tokens` real target tokens
+        (the encoder–decoders' steps): (nats per real token, the gradient norm)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.update.zero_grad()
+        (loss / tokens).backward()
+        grad_norm = self.update()
+        self.step += 1
+        self.tokens_seen += tokens
+        return (nats / tokens).detach(), grad_norm.detach()
+
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step on the next window or document batch; returns (loss in nats per
         real token, gradient norm)."""
