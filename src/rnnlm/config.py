@@ -34,7 +34,7 @@ from rnnlm.options import (
 )
 
 CELLS = ("lstm", "gru", "rnn", "transformer")
-ACTIVATIONS = ("tanh", "relu", "relu6", "elu", "softplus", "softsign", "sigmoid")
+ACTIVATIONS = ("tanh", "relu", "relu6", "elu", "softplus", "softsign", "sigmoid", "crelu")
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -61,7 +61,9 @@ class ModelConfig:
     """The network: embedding → recurrent cells (or transformer blocks) × layers → softmax head."""
 
     cell: str = opt("lstm", "recurrent cell, or a causal transformer", choices=CELLS)
-    activation: str = opt("tanh", "Elman (--cell rnn) activation", choices=ACTIVATIONS)
+    activation: str = opt("tanh", "Elman (--cell rnn) activation; crelu = [relu(a), relu(-a)] "
+                          "doubles its width, so a layer computes --hidden / 2 pre-activations "
+                          "(--hidden even; half the weights of a tanh layer)", choices=ACTIVATIONS)
     layers: int = opt(2, "stacked recurrent layers", check=POSITIVE)
     hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
     embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors (transformer: always "
@@ -299,6 +301,10 @@ class RunConfig:
                              "drop --mode stream (or give --mode documents)")
         if m.cell == "transformer":
             check_transformer(m, d)
+        if m.cell == "rnn" and m.activation == "crelu" and m.hidden % 2:
+            raise RnnlmError(f"--activation crelu needs an even --hidden (got {m.hidden}): a "
+                             f"layer's state is [relu(a), relu(-a)] of its --hidden / 2 "
+                             f"pre-activations; give --hidden {m.hidden + 1}")
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.data import corpora
-from rnnlm.data.corpora import RemoteFile, fetch_file, list_corpora, load_corpus
+from rnnlm.data import corpora, registry
+from rnnlm.data.corpora import fetch_file, list_corpora, load_corpus
+from rnnlm.data.registry import RemoteFile
 from rnnlm.errors import RnnlmError
 
 BODY = b"To be, or not to be, that is the question.\n" * 50
@@ -135,4 +136,55 @@ def test_python_stdlib_corpus_is_offline_and_stable(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RNNLM_DATA", "")
     text = load_corpus("python-stdlib").texts["all"]
     assert len(text) > 1_000_000 and "def " in text and "import " in text
-    assert corpora.python_stdlib_text() == text
+    assert registry.python_stdlib_text() == text
+
+
+def blob(data: bytes) -> str:
+    """git's blob id of data."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_pinned_parts_are_each_checked_then_joined(server: tuple[str, list[str]], online: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url, hits = server
+    parts = [RemoteFile(p, f"{url}/{p}", "", len(BODY), blob=blob(BODY)) for p in ("a.c", "b.c")]
+    monkeypatch.setattr(corpora, "pinned_parts", lambda name, base: parts)
+    rf = RemoteFile("code/all.c", url, hashlib.sha256(BODY * 2).hexdigest(), 0, parts="code")
+    assert fetch_file(rf, "code").read_bytes() == BODY * 2 and hits == ["/a.c", "/b.c"]
+    parts[1] = RemoteFile("b.c", f"{url}/b.c", "", 1, blob="f" * 40)
+    wrong = RemoteFile("code/other.c", url, rf.sha256, 0, parts="code")
+    with pytest.raises(RnnlmError, match=r"download of .*/b.c has git blob .* not saved"):
+        fetch_file(wrong, "code")
+    assert not (online / "corpora" / "code" / "other.c").exists()
+
+
+def test_linux_c_pins_are_the_mirror_files() -> None:
+    """Each pinned file's blob id matches its slice of the mirror, so a download (the pinned
+    files, joined) is the mirror's text byte for byte."""
+    spec = registry.REGISTRY["linux-c"]
+    mirror = corpora.locate(spec.files["all"])
+    if mirror is None:
+        pytest.skip("no linux-c mirror in RNNLM_DATA")
+    data, at = mirror.read_bytes(), 0
+    for part in registry.pinned_parts("linux-c", spec.files["all"].url):
+        assert part.check(data[at: at + part.size]) == "", part.path
+        at += part.size
+    assert at == len(data) and part.url.endswith("/mt76/" + "59676919ea408b0b13a9d23f2e2e1a1ab"
+                                                  "407fba1/wed.c")
+
+
+def test_lecture_generator_corpora_by_name() -> None:
+    latex = load_corpus("latex")
+    assert latex.official_splits() == ["train", "val"]
+    assert latex.texts["val"].startswith("\\input{preamble}") and "schemes" in latex.texts["val"]
+    assert len(latex.texts["train"]) == 3966694
+    assert load_corpus("linux-c").texts["all"].startswith("// SPDX-License-Identifier")
+    assert len(load_corpus("arxiv").texts["all"].splitlines()) == 8999
+    assert registry.corpus_documents(["arxiv"]) == registry.corpus_documents(["arxiv-nn"]) \
+        == "lines"
+    assert registry.corpus_documents(["shakespeare"]) is None
+
+
+def test_no_download_and_not_mirrored(online: Path) -> None:
+    with pytest.raises(RnnlmError, match="'arxiv' has no public download.*RNNLM_DATA"):
+        load_corpus("arxiv")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rnnlm.data import corpora
-from rnnlm.data.corpora import RemoteFile, load_corpus
+from rnnlm.data.corpora import load_corpus
 from rnnlm.data.pairs import (
     PairBatches,
     Pairs,
@@ -21,6 +21,7 @@ from rnnlm.data.pairs import (
     parse_pairs,
     split_pairs,
 )
+from rnnlm.data.registry import RemoteFile
 from rnnlm.errors import RnnlmError
 from rnnlm.tokenizers import build_tokenizer
 from tests.conftest import DATA

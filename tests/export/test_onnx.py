@@ -32,6 +32,7 @@ CELLS = {  # name → model options: one- and two-layer stacks, embedding and on
     "elman-tanh": dict(cell="rnn", activation="tanh", layers=1, hidden=32, embedding=0),
     "elman-softsign": dict(cell="rnn", activation="softsign", layers=2, hidden=32,
                            embedding=16),
+    "elman-crelu": dict(cell="rnn", activation="crelu", layers=2, hidden=32, embedding=16),
     "transformer": dict(cell="transformer", layers=2, hidden=32, heads=4, block=24),
 }
 

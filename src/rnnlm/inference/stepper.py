@@ -103,7 +103,8 @@ class Stepper:
         self.cell, self.layers, self.hidden = cfg.cell, cfg.layers, cfg.hidden
         dev = model.head.weight.device
         dt = torch.bfloat16 if precision == "bf16" else torch.float32  # GEMM dtype
-        H, G, L, V = cfg.hidden, GATES[cfg.cell], cfg.layers, cfg.vocab_size
+        H, L, V = cfg.hidden, cfg.layers, cfg.vocab_size
+        R = model.rnn.weight_hh_l0.shape[0]  # rows of a layer's weights: G·H (crelu: H/2)
         if share is None:
             self._prepare(model, dt)
         else:
@@ -113,7 +114,7 @@ class Stepper:
         self.S = torch.zeros(batch, self.base + L * H, dtype=dt, device=dev)  # [x, h_0..h_L-1]
         self.x = self.S[:, : self.base]  # (B, E): the embedding, when there is no table
         self.hs = [self.S[:, self.base + k * H: self.base + (k + 1) * H] for k in range(L)]
-        self.gates = torch.zeros(L, batch, G * H, dtype=dt, device=dev)  # (L, B, G·H)
+        self.gates = torch.zeros(L, batch, R, dtype=dt, device=dev)  # (L, B, R)
         self.c = torch.zeros(L, batch, H, device=dev) if cfg.cell == "lstm" else None  # fp32
         gates_h = torch.zeros_like(self.gates) if cfg.cell == "gru" else None
         self.stack: list[Layer | GRULayer] = []
@@ -135,7 +136,8 @@ class Stepper:
         """The weights every batch size shares: the first-layer table (or embedding), each
         layer's GEMM operands, the head."""
         cfg = model.cfg
-        H, G, L, V = cfg.hidden, GATES[cfg.cell], cfg.layers, cfg.vocab_size
+        H, L, V = cfg.hidden, cfg.layers, cfg.vocab_size
+        R = model.rnn.weight_hh_l0.shape[0]  # rows of a layer's weights: G·H (crelu: H/2)
         dev = model.head.weight.device
 
         def param(name: str, k: int) -> torch.Tensor:
@@ -145,7 +147,7 @@ class Stepper:
         embed = model.embed.weight.detach().float() if model.embed is not None else None
         width = embed.shape[1] if embed is not None else V  # first-layer input size
         self.table = None  # (V, G·H): first layer's input projection per id, biases folded in
-        rows_allowed = width + TABLE_LIMIT // (G * H)  # a table as large as W_ih, + limit
+        rows_allowed = width + TABLE_LIMIT // R  # a table as large as W_ih, + limit
         if embed is None or rows_allowed >= V:
             w_ih0 = param("weight_ih", 0)  # (G·H, width)
             x = embed if embed is not None else torch.eye(V, device=dev)  # (V, width)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 from rnnlm.config import DataConfig, RunConfig, TrainConfig
-from rnnlm.data.corpora import REGISTRY, fetch_file
+from rnnlm.data.corpora import fetch_file
+from rnnlm.data.registry import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.options import Arg, parse_duration
 from rnnlm.train.trainer import new_run_dir, train

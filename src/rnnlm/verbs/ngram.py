@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from rnnlm.config import ID_OPTIONS, DataConfig
+from rnnlm.data.registry import corpus_documents
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.ngram.lm import NgramLM, TrainReport
@@ -29,7 +30,11 @@ def train(corpus: Annotated[list[str], Arg("a registered corpus name, or text fi
           data: Annotated[dict[str, Any] | None, Fields(DataConfig, ID_OPTIONS)] = None,
           ) -> TrainReport:
     """Count a corpus's train split and write an ARPA file."""
-    return build(corpus, order, out, DataConfig(**(data or {})))
+    data = dict(data or {})
+    implied = corpus_documents(corpus)  # arxiv: one abstract per line
+    if implied and not ({"mode", "documents"} & data.keys()):
+        data["documents"] = implied
+    return build(corpus, order, out, DataConfig(**data))
 
 
 def show_report(report: TrainReport) -> None:

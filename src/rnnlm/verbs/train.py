@@ -16,7 +16,7 @@ from rnnlm.config import (
     TrainConfig,
 )
 from rnnlm.configfile import from_dict, load_toml
-from rnnlm.data.corpora import REGISTRY
+from rnnlm.data.registry import REGISTRY, corpus_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.options import Arg, Fields
 from rnnlm.train.trainer import run_config
@@ -80,6 +80,9 @@ def train(corpus: Annotated[list[str] | None,
     if registered and registered.pairs and not pairs:
         raise RnnlmError(f"{registered.name} is a corpus of parallel pairs; train an "
                          f"encoder–decoder on it with --pairs {registered.pairs}")
+    implied = corpus_documents(base.data.corpus)  # arxiv: one abstract per line
+    if implied and not ({"mode", "documents"} & options["data"].keys()) and not config:
+        options["data"]["documents"] = implied
     if pairs and "tokenizer" not in options["data"] and not config:
         options["data"]["tokenizer"] = "bpe"  # subwords by default on pairs
     if options["caption"].get("captions", base.caption.captions) and not config:

@@ -9,7 +9,8 @@ The per-step GEMM is onednn.linear_add: oneDNN for fp32 on a CPU, else addmm.
 
 ACTIVATIONS are the functions themselves (the reference loop and the generation stepper call
 them); activate_ and slope are the same functions in place and their derivatives, written as
-branches on the name so that TorchScript can compile the loops that call them.
+branches on the name so that TorchScript can compile the loops that call them. CReLU, which
+doubles its input's width, has loops of its own (crelu.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnlm.models.kernels.crelu import crelu
 from rnnlm.models.kernels.onednn import linear_add, use_onednn
 from rnnlm.models.kernels.torchscript import compile_loops
 
@@ -32,11 +34,12 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {  # the names of config.AC
     "softplus": F.softplus,
     "softsign": F.softsign,
     "sigmoid": torch.sigmoid,
+    "crelu": crelu,  # (.., H/2) → (.., H)
 }
 
 
 def activate_(x: Tensor, activation: str) -> None:
-    """Apply ACTIVATIONS[activation] in place."""
+    """Apply ACTIVATIONS[activation] in place (any but crelu)."""
     if activation == "tanh":
         x.tanh_()
     elif activation == "relu":

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlm.models.kernels.crelu import crelu_layer
 from rnnlm.models.kernels.elman import ACTIVATIONS, elman_layer
 from rnnlm.models.kernels.gru import gru_layer
 from rnnlm.models.kernels.onednn import linear
@@ -32,14 +33,16 @@ class HoistedRNN(nn.Module, ABC):
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int,
-                 dropout: float = 0.0, recurrence: str = "compiled") -> None:
+                 dropout: float = 0.0, recurrence: str = "compiled", rows: int | None = None
+                 ) -> None:
+        """rows: of each weight (default gates × hidden; CReLU's Elman layer has hidden / 2)."""
         super().__init__()
         if recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}, not {recurrence!r}")
         self.recurrence = recurrence  # "autograd": the plain loop, kept for benchmarks and tests
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.dropout = dropout
-        rows = self.gates * hidden_size
+        rows = rows or self.gates * hidden_size
         for k in range(num_layers):
             fan_in = input_size if k == 0 else hidden_size
             self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(rows, fan_in)))
@@ -87,11 +90,13 @@ class HoistedRNN(nn.Module, ABC):
 
 
 class ElmanRNN(HoistedRNN):
-    """Stacked h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
+    """Stacked h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh); with crelu, W has hidden / 2
+    rows, whose pre-activations a give h = [relu(a), relu(-a)]."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, activation: str,
                  dropout: float = 0.0, recurrence: str = "compiled") -> None:
-        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence)
+        rows = hidden_size // 2 if activation == "crelu" else hidden_size
+        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence, rows)
         self.activation = activation
         self.act = ACTIVATIONS[activation]
 
@@ -99,11 +104,13 @@ class ElmanRNN(HoistedRNN):
               ) -> torch.Tensor:
         """Both biases go into the one input GEMM."""
         w_ih, w_hh, b_ih, b_hh = self.weights(k)
-        xw = linear(x, w_ih, b_ih + b_hh)  # (T, B, H)
+        xw = linear(x, w_ih, b_ih + b_hh)  # (T, B, H), or (T, B, H/2) for crelu
         if self.recurrence == "autograd":
             return self.plain_loop(xw, h0, w_hh, live)
-        states = elman_layer(xw, h0, w_hh, live, self.activation,
-                             compiled=self.recurrence == "compiled")  # (T+1, B, H)
+        compiled = self.recurrence == "compiled"
+        if self.activation == "crelu":
+            return crelu_layer(xw, h0, w_hh, live, compiled)[1:]  # (T, B, H)
+        states = elman_layer(xw, h0, w_hh, live, self.activation, compiled)  # (T+1, B, H)
         return states[1:]
 
     def plain_loop(self, xw: torch.Tensor, h: torch.Tensor, w_hh: torch.Tensor,
