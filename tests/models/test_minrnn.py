@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
 
@@ -20,7 +21,9 @@ from rnnlm.models.kernels.scan import CHUNK, scan
 from rnnlm.models.minrnn import MinCell
 from rnnlm.models.state import map_state, state_from_tensors, state_tensors
 from rnnlm.serve.rows import ModelRows, rows_for
+from rnnlm.train.trainer import train
 from tests.conftest import doc_config, tiny_config
+from tests.serve.conftest import running
 from tests.train import resume_gap
 
 CELLS = ("mingru", "minlstm")
@@ -210,3 +213,23 @@ def test_resume_with_chunks_is_exact(abstracts_file: Path, tmp_path: Path) -> No
         return c
 
     assert resume_gap(config, 20, 10, tmp_path) <= 1e-6
+
+
+def test_served_completions_and_inspection(shakespeare_100k: Path, tmp_path: Path) -> None:
+    """The server's generic rows run the model; its units are the cells' expansion × hidden."""
+    config = tiny_config(shakespeare_100k, max_steps=10, eval_every=10, sample_length=0)
+    config.model = ModelConfig(cell="mingru", layers=2, hidden=32, dropout=0.0)
+    run = train(config, out=tmp_path / "min")
+    with running([run]) as (url, _), httpx.Client(base_url=url, timeout=60) as http:
+        r = http.post("/v1/completions", json={"model": "min", "prompt": ["ROMEO:", "A"],
+                                               "max_tokens": 7, "n": 2, "seed": 1})
+        assert r.status_code == 200, r.text
+        choices = r.json()["choices"]
+        assert len(choices) == 4 and all(c["text"] for c in choices)
+        r = http.post("/v1/inspect", json={"model": "min", "text": "First Citizen:\n",
+                                           "units": [[1, 47]], "rank": 2})
+        assert r.status_code == 200, r.text
+        assert r.json()["hidden"] == 48 and len(r.json()["units"][0]["values"]) == 15
+        r = http.post("/v1/inspect", json={"model": "min", "text": "First Citizen:\n",
+                                           "units": [[1, 48]]})
+        assert r.status_code == 400 and "2 layer(s) of 48 units" in r.text
