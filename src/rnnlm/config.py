@@ -33,7 +33,8 @@ from rnnlm.options import (
     parse_duration,
 )
 
-CELLS = ("lstm", "gru", "rnn", "transformer")
+MIN_CELLS = ("mingru", "minlstm")  # Feng et al. 2024: parallel-scan cells in residual blocks
+CELLS = ("lstm", "gru", "rnn", *MIN_CELLS, "transformer")
 ACTIVATIONS = ("tanh", "relu", "relu6", "elu", "softplus", "softsign", "sigmoid", "crelu")
 OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "exponential", "cosine", "plateau")
@@ -58,16 +59,18 @@ IMAGE_ENCODERS = ("efficientnet-lite0", "cnn")  # ImageNet-pretrained, or traine
 
 @dataclass
 class ModelConfig:
-    """The network: embedding → recurrent cells (or transformer blocks) × layers → softmax head."""
+    """The network: embedding → recurrent cells (or min-cell or transformer blocks) × layers →
+    softmax head."""
 
-    cell: str = opt("lstm", "recurrent cell, or a causal transformer", choices=CELLS)
+    cell: str = opt("lstm", "recurrent cell (mingru, minlstm: Feng et al. 2024's parallel-scan "
+                    "cells in residual blocks), or a causal transformer", choices=CELLS)
     activation: str = opt("tanh", "Elman (--cell rnn) activation; crelu = [relu(a), relu(-a)] "
                           "doubles its width, so a layer computes --hidden / 2 pre-activations "
                           "(--hidden even; half the weights of a tanh layer)", choices=ACTIVATIONS)
     layers: int = opt(2, "stacked recurrent layers", check=POSITIVE)
     hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
-    embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors (transformer: always "
-                         "--hidden)", check=NON_NEGATIVE)
+    embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors (transformer, mingru, "
+                         "minlstm: always --hidden)", check=NON_NEGATIVE)
     dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head",
                          check=UNIT_OPEN)
     tie_weights: bool = opt(False, "share the embedding and output matrices (embedding = "
@@ -76,6 +79,10 @@ class ModelConfig:
                      check=POSITIVE)
     block: int | None = opt(None, "transformer: positions it attends to (default: the training "
                             "window, --seq-len, or --chunk in documents mode)", check=POSITIVE)
+    expansion: float = opt(1.5, "mingru/minlstm: each min-cell's units as a multiple of "
+                           "--hidden (down-projected back to --hidden)", check=POSITIVE)
+    conv_kernel: int = opt(4, "mingru/minlstm: tokens the causal depthwise convolution before "
+                           "each min-cell reads (1: none before)", check=POSITIVE)
     vocab_size: int = opt(0, "set from the tokenizer", cli=False)
 
 
@@ -261,8 +268,8 @@ class RunConfig:
 
     def resolve(self) -> RunConfig:
         """A new, checked config with every default that depends on other options filled in:
-        the mode and document format, the transformer's tied embedding and block, the weight
-        decay of the optimizer, the time budget."""
+        the mode and document format, the transformer's tied embedding and block, the
+        min-cells' embedding, the weight decay of the optimizer, the time budget."""
         m, d, t = self.model, self.data, self.train
         if self.pairs or self.captions:  # targets are documents (BOD .. EOD), each whole
             d = dataclasses.replace(d, mode="documents", documents=None, chunk=0)
@@ -278,6 +285,8 @@ class RunConfig:
             window = data.chunk if mode == "documents" and data.chunk else d.seq_len
             model = dataclasses.replace(m, embedding=m.hidden, tie_weights=True,
                                         block=m.block or window)
+        elif m.cell in MIN_CELLS:  # the residual stream is the embedding
+            model = dataclasses.replace(m, embedding=m.hidden)
         decay = t.weight_decay if t.weight_decay is not None else (
             ADAMW_DECAY if t.optimizer == "adamw" else 0.0)
         budget = t.max_time if t.max_steps or t.max_time else DEFAULT_MAX_TIME

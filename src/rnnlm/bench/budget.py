@@ -22,6 +22,10 @@ FAMILIES: dict[str, dict[str, dict[str, Any]]] = {
     "lstm": {},  # the defaults: 2×640 LSTM, batch 32 × 128, AdamW 3e-3, weight decay 0.3
     "gru": {"model": {"cell": "gru"}},
     "rnn": {"model": {"cell": "rnn", "activation": "tanh"}, "train": {"lr": 1e-3}},
+    # the min-cell LMs (Feng et al. 2024): 3 blocks at about the default LSTM's 5.3M parameters
+    # on a character corpus (benchmarks/mincell_speed.py solves the width), otherwise untuned
+    "mingru": {"model": {"cell": "mingru", "layers": 3, "hidden": 372}},
+    "minlstm": {"model": {"cell": "minlstm", "layers": 3, "hidden": 352}},
     # rnnlm's transformer: nanoGPT's shape with rnnlm's schedule (lr 2e-3, cosine to 5%), which
     # beat block 128 × batch 16, and 4×256 with block 128, batch 32, dropout 0.1, in 2-minute
     # trials (docs/results.md)

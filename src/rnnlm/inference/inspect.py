@@ -5,7 +5,8 @@ indentation), so the interesting ones among thousands can be found.
 
 Shared by `POST /v1/inspect` and `rnnlm inspect`. Surprisals are `rnnlm eval --per-token`'s
 (token_nats); activations are each layer's hidden state h (and the LSTM's cell state c)
-after reading the token, from the Stepper run one token at a time.
+after reading the token, from the Stepper run one token at a time (a min-cell LM: its cells'
+states h, expansion × hidden units per layer, from the model's own one-token steps).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rnnlm.errors import RnnlmError
 from rnnlm.inference.scoring import LN2, token_nats
 from rnnlm.inference.stepper import Stepper, supports
 from rnnlm.language_model import LanguageModel
+from rnnlm.models import LanguageModelNet, MinRNNLanguageModel
 from rnnlm.runtime import autocast
 
 FEATURES = ("in_quotes", "in_brackets", "line_position", "indentation")
@@ -61,9 +63,23 @@ def correlations(acts: np.ndarray, feature: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r)
 
 
+def units_per_layer(model: LanguageModelNet) -> int | None:
+    """The units per layer the inspector shows (None: the transformer, which has none)."""
+    if isinstance(model, MinRNNLanguageModel):
+        return model.inner
+    return model.cfg.hidden if supports(model) else None
+
+
 @torch.inference_mode()
 def activations(lm: LanguageModel, ids: torch.Tensor) -> dict[str, np.ndarray]:
     """Every layer's state after each id (1, P): {"hidden": (P, L, H), "cell": ... (LSTM)}."""
+    if isinstance(lm.model, MinRNNLanguageModel):
+        hidden, state = [], None
+        for t in range(ids.shape[1]):
+            with autocast(ids.device, lm.precision):
+                _, state = lm.model(ids[:, t: t + 1], state)
+            hidden.append(state[0][:, 0].float())  # (L, inner)
+        return {"hidden": torch.stack(hidden).cpu().numpy()}
     st = Stepper(lm.model, 1, lm.precision)
     st.load_state(None)
     hidden, cell = [], []
@@ -102,19 +118,20 @@ def inspect_text(lm: LanguageModel, text: str, top_k: int = 5,
                             zip(top_i[i - 1].tolist(), top_p[i - 1].tolist(), strict=True)]
         tokens.append(entry)
         offset += len(piece)
+    H = units_per_layer(lm.model)
     result: dict[str, Any] = {"tokens": tokens, "units": [], "ranking": [],
-                              "layers": lm.model.cfg.layers, "hidden": lm.model.cfg.hidden,
+                              "layers": lm.model.cfg.layers, "hidden": H or lm.model.cfg.hidden,
                               "states": []}
     scored = [t["bits"] for t in tokens if t["bits"] is not None]
     result["bits_per_token"] = sum(scored) / len(scored) if scored else None
-    if not supports(lm.model):
+    if H is None:
         return result  # the transformer has no recurrent units to show
     acts = {k: v[first:] for k, v in activations(lm, ids).items()}  # (T, L, H) per state
     result["states"] = sorted(acts)
     if state not in acts:
         raise RnnlmError(f"state {state!r}: this {lm.model.cfg.cell} has only "
                          f"{' and '.join(sorted(acts))} states")
-    L, H = lm.model.cfg.layers, lm.model.cfg.hidden
+    L = lm.model.cfg.layers
     for layer, unit in units or []:
         if layer >= L or unit >= H:
             raise RnnlmError(f"unit ({layer}, {unit}) does not exist: the model has {L} "

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from rnnlm.errors import RnnlmError
-from rnnlm.inference.inspect import inspect_text
+from rnnlm.inference.inspect import inspect_text, units_per_layer
 from rnnlm.serve import errors
 from rnnlm.serve.errors import ApiError
 from rnnlm.serve.scheduler import Busy, Event, Job, Prompt, Scheduler
@@ -121,10 +121,11 @@ def create_app(models: dict[str, Scheduler], api_key: str | None = None,
                                 f"limit of {limits.max_inspect_chars:,}", "text",
                            "text_too_long")
         cfg = sched.lm.model.cfg
-        bad = [u for u in req.units if u[0] >= cfg.layers or u[1] >= cfg.hidden]
+        units = units_per_layer(sched.lm.model) or cfg.hidden
+        bad = [u for u in req.units if u[0] >= cfg.layers or u[1] >= units]
         if bad:
             raise ApiError(400, f"units: {bad[0]} does not exist: the model has {cfg.layers} "
-                                f"layer(s) of {cfg.hidden} units", "units", "invalid_value")
+                                f"layer(s) of {units} units", "units", "invalid_value")
         if req.state == "cell" and cfg.cell != "lstm":
             raise ApiError(400, f"state: a {cfg.cell} has no cell state; use hidden",
                            "state", "invalid_value")
