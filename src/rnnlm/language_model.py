@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rnnlm.checkpoint import load_model_dir, resolve
@@ -22,7 +24,6 @@ from rnnlm.inference.scoring import (
     column_totals,
     document_nats,
     document_totals,
-    summarize,
     token_nats,
     write_per_token,
 )
@@ -141,50 +142,59 @@ class LanguageModel:
         return ["".join(part) for part in parts]
 
     def score(self, text: str | list[str], per_token: str | Path | None = None) -> EvalResult:
-        """Full-pass scores of a text, or of documents (a list; see score_documents); the
-        first token of a text is context only. Characters and bytes are those of the original
-        text, so bits per character compare across tokenizers, except for the word tokenizer
-        (comparable=False): its unknown words cost one <unk>."""
+        """Full-pass scores of a text, or of documents (a list, each scored from a zero state
+        after BOD, its EOD included and counted as one character, the way a documents model is
+        used); the first token of a text is context only. Characters and bytes are those of
+        the original text, so bits per character compare across tokenizers, except for the
+        word tokenizer (comparable=False): its unknown words cost one <unk>."""
+        seqs, counts = self.encoded(text)
         if isinstance(text, list):
-            return self.score_documents(text, per_token)
-        encoded = self.tokenizer.encode(text)
-        ids = torch.as_tensor(encoded, device=self.device)
-        if len(ids) < 2:
-            raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
-        total = WHOLE.total(column_totals(self.model, TokenArray(encoded), self.device,
-                                          self.precision))
-        context = self.tokenizer.context_chars(text, encoded)
-        unk = self.tokenizer.unk_id
-        unknown = int((ids[1:] == unk).sum()) if unk is not None else 0
+            totals = document_totals(self.model, DocumentIds.from_seqs(seqs), self.device,
+                                     self.precision)
+        else:
+            totals = column_totals(self.model, TokenArray(seqs[0]), self.device, self.precision)
         if per_token:
-            pieces = [self.tokenizer.decode([i]) for i in ids[1:].tolist()]
-            write_per_token(Path(per_token), pieces, token_nats(self.model, ids, self.precision))
+            write_per_token(Path(per_token), self.pieces(text), self.token_nats(text))
         memory_guard().check()
-        return self._flag_lossy(summarize(total, len(ids) - 1, text[context:], unknown), text)
+        return dataclasses.replace(counts, total_nats=WHOLE.total(totals))
 
-    def score_documents(self, docs: list[str], per_token: str | Path | None = None
-                        ) -> EvalResult:
-        """Scores of documents, each from a zero state after BOD, its EOD included (counted as
-        one character), the way a documents model is used."""
-        b = self.boundaries
-        if b is None:
-            raise RnnlmError("this model was trained in stream mode and has no document "
-                             "boundary tokens; score the text without --documents")
-        seqs = encode_documents(self.tokenizer, docs, b)
-        total = WHOLE.total(document_totals(self.model, DocumentIds.from_seqs(seqs),
-                                            self.device, self.precision))
+    def encoded(self, body: str | list[str]) -> tuple[list[np.ndarray], EvalResult]:
+        """The id sequences a body is scored as (a text's ids, or each document's BOD .. EOD;
+        the first id of each is context only) and its counts: tokens scored, characters,
+        bytes, unknown tokens (no nats yet)."""
         unk = self.tokenizer.unk_id
+        if isinstance(body, list):
+            b = self.boundaries
+            if b is None:
+                raise RnnlmError("this model was trained in stream mode and has no document "
+                                 "boundary tokens; score the text without --documents")
+            seqs = encode_documents(self.tokenizer, body, b)
+            characters, nbytes = document_characters(body)
+        else:
+            seqs = [np.asarray(self.tokenizer.encode(body), dtype=np.int64)]
+            if len(seqs[0]) < 2:
+                raise RnnlmError("the text is too short to score: it needs at least 2 tokens")
+            scored = body[self.tokenizer.context_chars(body, seqs[0]):]
+            characters, nbytes = len(scored), len(scored.encode("utf-8"))
         unknown = sum(int((s[1:] == unk).sum()) for s in seqs) if unk is not None else 0
-        characters, nbytes = document_characters(docs)
-        if per_token:
-            pieces = [self.tokenizer.decode([i]) if i != b.eod else "\n"
-                      for s in seqs for i in s[1:].tolist()]
-            nats = document_nats(self.model, seqs, self.device, self.precision)
-            write_per_token(Path(per_token), pieces, torch.cat(nats))
-        memory_guard().check()
-        result = EvalResult(total_nats=total, tokens=sum(len(s) - 1 for s in seqs),
+        counts = EvalResult(total_nats=0.0, tokens=sum(len(s) - 1 for s in seqs),
                             characters=characters, bytes=nbytes, unknown_tokens=unknown)
-        return self._flag_lossy(result, "\n".join(docs))
+        return seqs, self._flag_lossy(counts, "\n".join(body) if isinstance(body, list) else body)
+
+    def token_nats(self, body: str | list[str]) -> torch.Tensor:
+        """-ln p of every token score() scores, in order: (N,) float32 nats."""
+        seqs, _ = self.encoded(body)
+        if isinstance(body, list):
+            return torch.cat(document_nats(self.model, seqs, self.device, self.precision))
+        return token_nats(self.model, torch.as_tensor(seqs[0], device=self.device),
+                          self.precision)
+
+    def pieces(self, body: str | list[str]) -> list[str]:
+        """The text of every token score() scores, in order (an EOD reads as a newline)."""
+        seqs, _ = self.encoded(body)
+        eod = self.boundaries.eod if isinstance(body, list) and self.boundaries else None
+        return [self.tokenizer.decode([i]) if i != eod else "\n"
+                for s in seqs for i in s[1:].tolist()]
 
     def score_prepared(self, split: PreparedSplit, share: Share = WHOLE) -> EvalResult:
         """The same scores as score() of a prepared split's text or documents, read from its

@@ -70,3 +70,27 @@ def test_ptb_char_reads_as_plain_text() -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_compare_adds_mixture_and_dynamic_rows(tiny_run: Path, shakespeare_100k: Path,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    """--dynamic adds a row after each run, --mix the first model mixed with the second, λ
+    tuned on the run's validation split; both on the text every row scores."""
+    char2 = tmp_path / "char2.arpa"
+    train([str(shakespeare_100k)], 2, char2)
+    text = _write(tmp_path / "held.txt", "ROMEO:\nWhat light through yonder window breaks?\n")
+    rows = compare([str(tiny_run), str(char2)], text=text, mix=True, dynamic=True)
+    run, dynamic, ngram, mixture = rows
+    assert dynamic.model == f"{tiny_run} (dynamic)" and dynamic.level.startswith("dynamic eval")
+    assert mixture.model.startswith(f"{tiny_run} + {char2} (λ=")
+    assert {r.result.tokens for r in rows} == {len(text.read_text()) - 1}
+    weight = float(mixture.model.split("λ=")[1].rstrip(")"))
+    # -ln is convex: the mixture is never worse than the same mixture of the models' nats
+    assert mixture.result.total_nats <= (weight * run.result.total_nats
+                                         + (1 - weight) * ngram.result.total_nats)
+    assert main(["compare", str(tiny_run), str(char2), "--text", str(text), "--mix",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[-1]["level"] == "per-token mixture"
+    with pytest.raises(RnnlmError, match="--mix interpolates the first model"):
+        compare([str(char2), str(tiny_run)], text=text, mix=True)

@@ -8,8 +8,6 @@ output (train one on the target side with `rnnlm train TARGETS.txt --documents l
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
@@ -17,6 +15,7 @@ from rnnlm.data.documents import Boundaries
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.beam import Fusion, Hypothesis, length_penalty
 from rnnlm.language_model import LanguageModel
+from rnnlm.tokenizers import same_tokenizer
 
 
 def load_fusion(run: str, weight: float, translator: object) -> Fusion:
@@ -26,8 +25,7 @@ def load_fusion(run: str, weight: float, translator: object) -> Fusion:
         raise RnnlmError(f"--lm {run} is a stream-mode language model; fusion needs a "
                          f"documents-mode one (train it with --documents lines), whose end "
                          f"token scores the end of an output")
-    mine, theirs = translator.tokenizer.to_json(), lm.tokenizer.to_json()
-    if json.dumps(mine, sort_keys=True) != json.dumps(theirs, sort_keys=True):
+    if not same_tokenizer(translator.tokenizer, lm.tokenizer):
         raise RnnlmError(f"--lm {run} has a {lm.tokenizer.kind} tokenizer of "
                          f"{lm.tokenizer.vocab_size:,} ids that differs from the decoder's "
                          f"({translator.tokenizer.kind}, {translator.tokenizer.vocab_size:,} "

@@ -238,22 +238,21 @@ def batch_nats(model: LanguageModelNet, docs: DocumentIds, device: torch.device,
     model.train(was_training)
 
 
-def summarize(total_nats: float, tokens: int, scored_text: str, unknown_tokens: int
-              ) -> EvalResult:
-    """Totals for a scored text."""
-    return EvalResult(total_nats=total_nats, tokens=tokens, characters=len(scored_text),
-                      bytes=len(scored_text.encode("utf-8")), unknown_tokens=unknown_tokens)
+def write_per_token(path: Path, pieces: list[str], nats: torch.Tensor,
+                    extra: dict[str, torch.Tensor] | None = None) -> None:
+    """TSV: character offset, token (escaped), nats, bits — one scored token per row — then
+    a column of nats per `extra` entry (what other models or passes gave the same token)."""
+    more = extra or {}
+    columns = [nats.tolist(), *(v.tolist() for v in more.values())]
 
-
-def write_per_token(path: Path, pieces: list[str], nats: torch.Tensor) -> None:
-    """TSV: character offset, token (escaped), nats, bits — one scored token per row."""
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write("offset\ttoken\tnats\tbits\n")
+            f.write("\t".join(["offset", "token", "nats", "bits", *more]) + "\n")
             offset = 0
-            for piece, v in zip(pieces, nats.tolist(), strict=True):
+            for piece, v, *others in zip(pieces, *columns, strict=True):
                 token = piece.encode("unicode_escape").decode("ascii")
-                f.write(f"{offset}\t{token}\t{v:.6f}\t{v / LN2:.6f}\n")
+                tail = "".join(f"\t{o:.6f}" for o in others)
+                f.write(f"{offset}\t{token}\t{v:.6f}\t{v / LN2:.6f}{tail}\n")
                 offset += len(piece)
 
     write_atomic(path, write)

@@ -138,6 +138,12 @@ class NgramLM:
             result.comparable = False
         return result
 
+    def token_nats(self, body: Body) -> np.ndarray:
+        """-ln p of every token score() scores, in order (float64 nats): what a per-token
+        mixture with a recurrent run of the same tokenizer and mode combines."""
+        seq, positions = self.encode(body)
+        return self.model.log10_probs(seq, positions) * -math.log(10)
+
     def sample(self, prime: str = "", length: int = 500, temperature: float = 1.0,
                seed: int | None = None) -> str:
         """Prime + `length` sampled tokens; a documents model's </s> ends a document and the

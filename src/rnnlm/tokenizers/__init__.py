@@ -82,6 +82,12 @@ def load_tokenizer(path: Path) -> Tokenizer:
     return TOKENIZERS[kind].from_json(data)
 
 
+def same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
+    """Whether two tokenizers map every text to the same ids (their saved forms agree)."""
+    return json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
+
+
 __all__ = ["TOKENIZERS", "BPETokenizer", "ByteTokenizer", "CharTokenizer", "HybridTokenizer",
            "MikolovTokenizer", "Tokenizer", "UnigramTokenizer", "WordTokenizer",
-           "build_tokenizer", "fit_tokenizer", "load_tokenizer", "save_tokenizer"]
+           "build_tokenizer", "fit_tokenizer", "load_tokenizer", "same_tokenizer",
+           "save_tokenizer"]

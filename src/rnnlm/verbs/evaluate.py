@@ -14,8 +14,11 @@ from rnnlm.configfile import load_json
 from rnnlm.data.pairs import parse_pairs
 from rnnlm.data.text import read_text
 from rnnlm.errors import RnnlmError
+from rnnlm.inference.dynamic import RULES, Dynamic, DynamicResult, evaluate_dynamic
 from rnnlm.inference.fusion import load_fusion
 from rnnlm.inference.metrics import PairsResult
+from rnnlm.inference.mixture import MixResult, load_other
+from rnnlm.inference.mixture import mix as mixture
 from rnnlm.inference.scoring import EvalResult
 from rnnlm.inference.splits import held_out, reading
 from rnnlm.language_model import LanguageModel
@@ -29,7 +32,9 @@ from rnnlm.verbs import Checkpoint, CorpusName, Device, Documents, Run, Split, T
 def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, split: Split = None,
              documents: Documents = None,
              per_token: Annotated[str | Path | None, Arg(
-                 "write every token's log-probability", metavar="OUT.tsv")] = None,
+                 "write every token's log-probability (with --mix: the mixture's, then "
+                 "columns run_nats and mix_nats; with --dynamic: the dynamic one, then "
+                 "static_nats)", metavar="OUT.tsv")] = None,
              checkpoint: Checkpoint = "best", device: Device = "auto",
              precision: Annotated[str | None, Arg(
                  "default: the run's training precision", choices=PRECISIONS)] = None,
@@ -46,7 +51,32 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
              baselines: Annotated[bool, Arg(
                  "captioning runs: score the most frequent training caption and nearest-"
                  "neighbour retrieval too")] = False,
-             ) -> EvalResult | PairsResult | CaptionResult:
+             mix: Annotated[str | None, Arg(
+                 "interpolate per token with this n-gram model (from `rnnlm ngram train`) or "
+                 "run, which must have the run's tokenizer and mode: p = λ·p_run + (1−λ)·"
+                 "p_MODEL (across tokenizers a mixture would need character probabilities "
+                 "from both, which rnnlm does not compute)",
+                 metavar="MODEL.arpa|RUN")] = None,
+             mix_weight: Annotated[float | None, Arg(
+                 "λ of --mix, the run's share (default: tuned by EM on the run's "
+                 "validation split)")] = None,
+             dynamic: Annotated[bool, Arg(
+                 "dynamic evaluation (Krause et al. 2018): after scoring each segment, one "
+                 "gradient step on it; reported beside the static score of the same "
+                 "segments (the run on disk is unchanged)")] = False,
+             dynamic_rule: Annotated[str, Arg(
+                 "sgd: θ ← θ − η∇ + λ(θ₀ − θ); rms: Krause's step divided by each weight's "
+                 "RMS gradient on the first 65,536 training tokens, decay scaled by it",
+                 choices=RULES)] = "rms",
+             dynamic_lr: Annotated[float | None, Arg(
+                 "η of --dynamic (default: rms 5e-5 for words, 2e-4 for char/byte, from "
+                 "Krause's code; sgd 1e-2)")] = None,
+             dynamic_decay: Annotated[float | None, Arg(
+                 "λ of --dynamic, the pull back to the trained weights (default: rms 2e-3 "
+                 "for words, 8e-3 for char/byte; sgd 0)")] = None,
+             dynamic_segment: Annotated[int | None, Arg(
+                 "tokens per --dynamic step (default: 5 for words, 20 for char/byte)")] = None,
+             ) -> EvalResult | PairsResult | CaptionResult | MixResult | DynamicResult:
     """Score held-out text (full pass): the run's own validation split by default.
 
     The split is cut as the run cut it (inference/splits.py), so `--split val` is exactly the
@@ -54,6 +84,9 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
     pairs run (an encoder–decoder) is scored on its test split by default: sacreBLEU BLEU and
     chrF of its search's outputs, perplexity per target token, ROUGE for summaries. A
     captioning run likewise: BLEU-1..4 and CIDEr-D of its captions of the test images.
+    With --mix, a language model is scored beside its per-token mixture with an n-gram or
+    another run (inference/mixture.py); with --dynamic, dynamic beside static evaluation
+    (inference/dynamic.py).
     """
     config = load_json(resolve(run, checkpoint) / "config.json")
     if config.captions:
@@ -65,7 +98,20 @@ def evaluate(run: Run, *, corpus: CorpusName = None, text: TextFile = None, spli
         return evaluate_pairs(run, corpus, text, split, checkpoint, device, beam, alpha, lm,
                               lm_weight, rouge, outputs)
     lm = LanguageModel.load(run, device=device, which=checkpoint, precision=precision)
-    body, source = held_out(reading(lm.config.data, documents, run), text, corpus, split)
+    data = reading(lm.config.data, documents, run)
+    body, source = held_out(data, text, corpus, split)
+    if mix and dynamic:
+        raise RnnlmError("give --mix or --dynamic, not both")
+    if mix:
+        own_val = not (text or corpus) and split in (None, "val")
+        tune_on = None if own_val or mix_weight is not None else held_out(data)
+        return mixture(lm, load_other(mix, lm, device), (str(run), str(mix)), body, source,
+                       mix_weight, tune_on, per_token)
+    if dynamic:
+        settings = Dynamic(dynamic_rule, dynamic_lr, dynamic_decay, dynamic_segment)
+        result = evaluate_dynamic(lm, body, settings, per_token)
+        result.static.source = result.dynamic.source = source
+        return result
     result = lm.score(body, per_token=per_token)
     result.source = source
     return result
@@ -130,6 +176,9 @@ def show(result: EvalResult | PairsResult | CaptionResult, *,
     if isinstance(result, CaptionResult):
         show_captions(result)
         return
+    if isinstance(result, MixResult | DynamicResult):
+        show_beside(result)
+        return
     rows = [("text", result.source), ("tokens scored", f"{result.tokens:,}"),
             ("characters", f"{result.characters:,}"), ("bytes (UTF-8)", f"{result.bytes:,}"),
             ("bits per character", f"{result.bits_per_char:.4f}"),
@@ -144,6 +193,29 @@ def show(result: EvalResult | PairsResult | CaptionResult, *,
                                    "character are not comparable across tokenizers"))
     for name, value in rows:
         print(f"{name:<24}{value}")
+
+
+def show_beside(result: MixResult | DynamicResult) -> None:
+    """A mixture beside its two models, or dynamic beside static scores, as a table."""
+    if isinstance(result, MixResult):
+        head = [("text", result.mixture.source),
+                ("λ (run's share)", f"{result.weight:.4f} ({result.tuning})")]
+        rows = [(result.names[0], result.run), (result.names[1], result.other),
+                ("mixture", result.mixture)]
+    else:
+        head = [("text", result.dynamic.source),
+                ("dynamic evaluation", f"{result.settings.describe()} ({result.seconds:.1f} s)")]
+        rows = [("static (same segments)", result.static), ("dynamic", result.dynamic)]
+    for name, value in [*head, ("tokens scored", f"{rows[0][1].tokens:,}")]:
+        print(f"{name:<24}{value}")
+    width = max(24, *(len(n) + 2 for n, _ in rows))
+    print(f"{'':<{width}}{'nats/token':>12}{'bits/char':>12}{'ppl/token':>12}")
+    for name, r in rows:
+        star = "" if r.comparable else "*"
+        print(f"{name:<{width}}{r.nats_per_token:>12.4f}{r.bits_per_char:>11.4f}{star:1}"
+              f"{r.perplexity:>12.3f}")
+    if not all(r.comparable for _, r in rows):
+        print("* not comparable: unknown words cost one <unk> token each")
 
 
 def show_pairs(result: PairsResult) -> None:
