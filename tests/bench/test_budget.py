@@ -69,3 +69,27 @@ def test_budget_plot_is_a_png(tmp_path: Path) -> None:
             ((2, 2.2), (5, 2.1))]
     plot(rows, tmp_path / "budget.png", "shakespeare")
     assert (tmp_path / "budget.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_ngram_row_and_the_data_options(tmp_path: Path) -> None:
+    """The best n-gram is one row for every budget, bold where it wins; the data options
+    given reach every family, and a corpus registered as documents implies them."""
+    from rnnlm.bench.ngram_best import best_ngram
+    from rnnlm.config import DataConfig
+
+    rows = [{"family": "lstm", "minutes": m, "cell": "lstm", "layers": 2, "hidden": 640,
+             "val_bits_per_char": v, "steps": 1, "run": "x"} for m, v in ((5, 2.2), (10, 2.0))]
+    rows.append({"family": "ngram", "order": 7, "val_bits_per_char": 2.1, "build_seconds": 3.5,
+                 "run": "y"})
+    table = markdown(rows, "shakespeare").splitlines()
+    assert "| best n-gram | 7-gram Kneser–Ney, built in 3.5 s | **2.1000** | 2.1000 |" in table
+    assert "| lstm | 2×640 lstm | 2.2000 | **2.0000** |" in table
+    assert "ngram" in default_families("shakespeare")
+    arxiv = family_config("gru", "arxiv", 60.0, "cpu", {"val_fraction": 0.05, "chunk": 128})
+    assert (arxiv.data.documents, arxiv.data.val_fraction, arxiv.data.chunk) == \
+        ("lines", 0.05, 128)
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("the cat sat on the mat. " * 400 + "a dog ran. " * 50)
+    row = best_ngram(str(corpus), DataConfig(), tmp_path, orders=range(2, 6))
+    assert row["order"] in range(2, 6) and row["val_bits_per_char"] == min(row["orders"].values())
+    assert (tmp_path / f"ngram-{row['order']}.arpa").exists()

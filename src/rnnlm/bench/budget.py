@@ -7,12 +7,14 @@ family)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
+from rnnlm.bench.ngram_best import best_ngram
 from rnnlm.config import RunConfig
-from rnnlm.data.registry import REGISTRY
+from rnnlm.data.registry import REGISTRY, corpus_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.fileio import write_atomic, write_text_atomic
 from rnnlm.verbs.evaluate import evaluate
@@ -79,13 +81,16 @@ def pairs_format(corpus: str) -> str | None:
 
 
 def default_families(corpus: str) -> list[str]:
-    """Every family that can train on the corpus: encoder–decoders on pairs, else LMs."""
-    return list(PAIRS_FAMILIES if pairs_format(corpus) else FAMILIES)
+    """Every family that can train on the corpus: encoder–decoders on pairs, else LMs and the
+    best n-gram."""
+    return list(PAIRS_FAMILIES) if pairs_format(corpus) else [*FAMILIES, "ngram"]
 
 
-def family_config(family: str, corpus: str, seconds: float, device: str) -> RunConfig:
+def family_config(family: str, corpus: str, seconds: float, device: str,
+                  data: dict[str, Any] | None = None) -> RunConfig:
     """The RunConfig of one family for one budget: validation only at the end, so the whole
-    budget goes to training, and the score is the model the budget ends with."""
+    budget goes to training, and the score is the model the budget ends with. data: options
+    given for every family (a corpus registered with documents gets them by default)."""
     pairs = pairs_format(corpus)
     families = PAIRS_FAMILIES if pairs else FAMILIES
     if family not in families:
@@ -100,6 +105,11 @@ def family_config(family: str, corpus: str, seconds: float, device: str) -> RunC
             for name, value in values.items():
                 setattr(getattr(config, table), name, value)
     config.data.corpus = [corpus]
+    implied = corpus_documents([corpus])
+    if implied and not ({"mode", "documents"} & (data or {}).keys()):
+        config.data.documents = implied
+    for name, value in (data or {}).items():
+        setattr(config.data, name, value)
     config.train.max_time = seconds
     config.train.eval_every = 10**9
     config.train.sample_length = 0
@@ -108,16 +118,23 @@ def family_config(family: str, corpus: str, seconds: float, device: str) -> RunC
 
 
 def budget_table(budgets: list[float], corpus: str, families: list[str], out: str | Path,
-                 device: str = "auto") -> list[dict[str, Any]]:
-    """Train (or reuse, if already done) every family × budget under out/, then write
-    out/budget.json, out/budget.md and out/budget.png; return the rows."""
+                 device: str = "auto", data: dict[str, Any] | None = None
+                 ) -> list[dict[str, Any]]:
+    """Train (or reuse, if already done) every family × budget under out/, and count the best
+    n-gram once if "ngram" is a family; then write out/budget.json, out/budget.md and
+    out/budget.png; return the rows."""
     from rnnlm.train.trainer import train
 
     out = Path(out)
     rows = []
     for family in families:
+        if family == "ngram":
+            out.mkdir(parents=True, exist_ok=True)
+            lm_data = family_config("lstm", corpus, budgets[0], device, data).data
+            rows.append(best_ngram(corpus, dataclasses.replace(lm_data, corpus=[]), out))
+            continue
         for seconds in budgets:
-            config = family_config(family, corpus, seconds, device)
+            config = family_config(family, corpus, seconds, device, data)
             run = out / f"{family}-{seconds / 60:g}m"
             if not (run / "best").exists():
                 if run.exists():
@@ -153,13 +170,16 @@ def score(rows: list[dict[str, Any]]) -> tuple[str, str, Any, int]:
 
 def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
     """Families down, budgets across, the val score in the cells; the best per budget bold."""
-    key, name, better, digits = score(rows)
-    minutes = sorted({r["minutes"] for r in rows})
+    grams = [r for r in rows if r["family"] == "ngram"]
+    rows = [r for r in rows if r["family"] != "ngram"]
+    key, name, better, digits = score(rows or grams)
+    minutes = sorted({r["minutes"] for r in rows}) or [None]  # None: the n-gram alone
     families = list(dict.fromkeys(r["family"] for r in rows))
     cell = {(r["family"], r["minutes"]): r for r in rows}
-    best = {m: better(r[key] for r in rows if r["minutes"] == m) for m in minutes}
+    best = {m: better([r[key] for r in rows if r["minutes"] == m] + [r[key] for r in grams])
+            for m in minutes}
     lines = [f"| family ({corpus}, {name}) | model | "
-             + " | ".join(f"{m:g} min" for m in minutes) + " |",
+             + " | ".join(f"{m:g} min" if m else "any budget" for m in minutes) + " |",
              "| --- | --- |" + " ---: |" * len(minutes)]
     for f in families:
         any_row = next(r for r in rows if r["family"] == f)
@@ -170,6 +190,11 @@ def markdown(rows: list[dict[str, Any]], corpus: str) -> str:
             v = f"{r[key]:.{digits}f}" if r else "–"
             values.append(f"**{v}**" if r and r[key] == best[m] else v)
         lines.append(f"| {f} | {shape} | " + " | ".join(values) + " |")
+    for r in grams:  # counted in seconds, whatever the budget
+        built = f", built in {r['build_seconds']:g} s" if r["build_seconds"] else ""
+        v = f"{r[key]:.{digits}f}"
+        lines.append(f"| best n-gram | {r['order']}-gram Kneser–Ney{built} | " + " | ".join(
+            f"**{v}**" if r[key] == best[m] else v for m in minutes) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -186,6 +211,10 @@ def plot(rows: list[dict[str, Any]], path: Path, corpus: str) -> None:
     key, name, _, _ = score(rows)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for family in dict.fromkeys(r["family"] for r in rows):
+        if family == "ngram":  # no budget: a level line
+            r = next(r for r in rows if r["family"] == "ngram")
+            ax.axhline(r[key], color="gray", linestyle="--", label=f"{r['order']}-gram KN")
+            continue
         points = sorted((r["minutes"], r[key]) for r in rows if r["family"] == family)
         ax.plot(*zip(*points, strict=True), marker="o", label=family)
     ax.set_xlabel("training budget (minutes of wall-clock time)")
