@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlm.config import DataConfig, RunConfig
+from rnnlm.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from rnnlm.configfile import from_dict, load_json, load_toml
 from rnnlm.errors import RnnlmError
 from rnnlm.options import parse_duration
@@ -77,3 +77,32 @@ def test_documents_train_in_pieces_of_the_window_unless_told(tmp_path: Path) -> 
     (tmp_path / "config.json").write_text(json.dumps(old))
     loaded = load_json(tmp_path / "config.json")
     assert loaded.data.chunk == 0 and loaded.data.word_split == "words"
+
+
+def test_ntasgd_defaults_to_awd_lstms_lr_clip_and_constant_schedule() -> None:
+    t = RunConfig(train=TrainConfig(optimizer="ntasgd")).resolve().train
+    assert (t.lr, t.clip, t.lr_schedule, t.nonmono) == (30.0, 0.25, "constant", 5)
+    t = RunConfig(train=TrainConfig(optimizer="ntasgd", lr=10.0, clip=0.5)).resolve().train
+    assert (t.lr, t.clip) == (10.0, 0.5)
+    t = RunConfig().resolve().train
+    assert (t.lr, t.clip, t.lr_schedule) == (3e-3, 1.0, "cosine")
+
+
+@pytest.mark.parametrize("data,model,train,match", [
+    ({"documents": "lines", "variable_bptt": True}, {}, {}, "documents mode cuts documents"),
+    ({"variable_bptt": True}, {"cell": "transformer"}, {}, "past the transformer's --block"),
+    ({}, {}, {"optimizer": "ntasgd", "lr_schedule": "cosine"}, "drop --lr-schedule cosine"),
+])
+def test_awd_options_refuse_what_they_do_not_fit(data: dict, model: dict, train: dict,
+                                                 match: str) -> None:
+    config = RunConfig(ModelConfig(**model), DataConfig(**data), TrainConfig(**train))
+    with pytest.raises(RnnlmError, match=match) as e:
+        config.resolve()
+    assert "\n" not in str(e.value)
+
+
+def test_ntasgd_is_for_language_models() -> None:
+    config = RunConfig(train=TrainConfig(optimizer="ntasgd"))
+    config.seq2seq.pairs = "tsv"
+    with pytest.raises(RnnlmError, match="ntasgd averages a language model's weights"):
+        config.resolve()

@@ -36,7 +36,7 @@ from rnnlm.options import (
 MIN_CELLS = ("mingru", "minlstm")  # Feng et al. 2024: parallel-scan cells in residual blocks
 CELLS = ("lstm", "gru", "rnn", *MIN_CELLS, "transformer")
 ACTIVATIONS = ("tanh", "relu", "relu6", "elu", "softplus", "softsign", "sigmoid", "crelu")
-OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop")
+OPTIMIZERS = ("adamw", "adam", "sgd", "rmsprop", "ntasgd")
 SCHEDULES = ("constant", "exponential", "cosine", "plateau")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -52,6 +52,10 @@ ID_OPTIONS = ("tokenizer", "vocab_size", "syllables", "word_split", "mode", "doc
 
 DEFAULT_MAX_TIME = 600.0  # seconds of training when neither --max-steps nor --max-time is given
 ADAMW_DECAY = 0.3  # default decoupled weight decay (adamw only: as L2 it would be far too strong)
+# --lr, --clip and --lr-schedule when not given: most optimizers, and ntasgd (AWD-LSTM's word
+# models, Merity et al. 2018: plain SGD at a constant 30, clipped to 0.25)
+LR, CLIP, SCHEDULE = {"ntasgd": 30.0}, {"ntasgd": 0.25}, {"ntasgd": "constant"}
+DEFAULT_LR, DEFAULT_CLIP, DEFAULT_SCHEDULE = 3e-3, 1.0, "cosine"
 DEFAULT_DOCUMENTS = "lines"  # the document format of documents mode when none is given
 ATTENTIONS = ("bahdanau", "dot", "general")  # additive, Luong dot, Luong general
 SOURCE_TOKENIZERS = ("shared", *TOKENIZER_KINDS)  # shared: one tokenizer fitted on both sides
@@ -112,6 +116,10 @@ class DataConfig:
                                 "(blank-line separated), jsonl:FIELD (default in documents "
                                 "mode: lines)", metavar="FORMAT")
     seq_len: int = opt(128, "stream mode: tokens per truncated-BPTT window", check=POSITIVE)
+    variable_bptt: bool = opt(False, "stream mode: draw each window's length as AWD-LSTM does "
+                              "(about --seq-len, 5% of windows about half of it, ± 5 tokens, "
+                              "in [5, --seq-len + 15]) and scale each step's lr by length / "
+                              "--seq-len (the lr logged is the schedule's); no CUDA graph")
     batch_size: int = opt(32, "parallel columns of the stream, or documents per batch",
                           check=POSITIVE)
     pack: bool = opt(False, "documents mode: run the RNN on packed sequences of true lengths "
@@ -134,14 +142,19 @@ class DataConfig:
 class TrainConfig:
     """Optimizer, schedule, budget, evaluation and hardware."""
 
-    optimizer: str = opt("adamw", "optimizer", choices=OPTIMIZERS)
-    lr: float = opt(3e-3, "peak learning rate", check=POSITIVE)
+    optimizer: str = opt("adamw", "optimizer; ntasgd: SGD that starts averaging the weights "
+                         "once validation stalls (AWD-LSTM's NT-ASGD)", choices=OPTIMIZERS)
+    lr: float | None = opt(None, f"peak learning rate (default {DEFAULT_LR:g}; ntasgd: "
+                           f"{LR['ntasgd']:g}, AWD-LSTM's for word models)", check=POSITIVE)
     weight_decay: float | None = opt(None, f"weight decay on matrices: decoupled with adamw "
                                      f"(default {ADAMW_DECAY}), L2 with the others (default 0)",
                                      check=NON_NEGATIVE)
-    clip: float = opt(1.0, "clip gradients to this global L2 norm; 0 turns clipping off",
-                      check=NON_NEGATIVE)
-    lr_schedule: str = opt("cosine", "learning-rate schedule after warmup", choices=SCHEDULES)
+    clip: float | None = opt(None, f"clip gradients to this global L2 norm; 0 turns clipping "
+                             f"off (default {DEFAULT_CLIP:g}; ntasgd: {CLIP['ntasgd']:g})",
+                             check=NON_NEGATIVE)
+    lr_schedule: str | None = opt(None, f"learning-rate schedule after warmup (default "
+                                  f"{DEFAULT_SCHEDULE}; ntasgd: constant, the only one it takes)",
+                                  choices=SCHEDULES)
     decay_rate: float = opt(0.5, "exponential: factor per --decay-steps; plateau: factor per "
                             "reduction", check=RATE)
     decay_steps: int | None = opt(None, "exponential: steps per decay factor; cosine: steps "
@@ -152,6 +165,9 @@ class TrainConfig:
     min_lr_ratio: float = opt(0.05, "cosine floor as a fraction of --lr", check=UNIT_OPEN)
     patience: int = opt(2, "plateau: evaluations without improvement before a reduction",
                         check=POSITIVE)
+    nonmono: int = opt(5, "ntasgd: start averaging the weights once a validation loss is "
+                       "worse than the best of the evaluations (every --eval-every steps) more "
+                       "than this many before it", check=POSITIVE)
     max_steps: int | None = opt(None, "stop after this many optimizer steps", check=POSITIVE)
     max_time: float | None = opt(None, f"stop after this much training time (90s, 10m, 1h; "
                                  f"{DEFAULT_MAX_TIME / 60:g}m if neither budget is given)",
@@ -269,7 +285,8 @@ class RunConfig:
     def resolve(self) -> RunConfig:
         """A new, checked config with every default that depends on other options filled in:
         the mode and document format, the transformer's tied embedding and block, the
-        min-cells' embedding, the weight decay of the optimizer, the time budget."""
+        min-cells' embedding, the optimizer's weight decay, lr, clip and schedule, the time
+        budget."""
         m, d, t = self.model, self.data, self.train
         if self.pairs or self.captions:  # targets are documents (BOD .. EOD), each whole
             d = dataclasses.replace(d, mode="documents", documents=None, chunk=0)
@@ -290,7 +307,12 @@ class RunConfig:
         decay = t.weight_decay if t.weight_decay is not None else (
             ADAMW_DECAY if t.optimizer == "adamw" else 0.0)
         budget = t.max_time if t.max_steps or t.max_time else DEFAULT_MAX_TIME
-        train = dataclasses.replace(t, weight_decay=decay, max_time=budget)
+        o = t.optimizer
+        train = dataclasses.replace(
+            t, weight_decay=decay, max_time=budget,
+            lr=t.lr if t.lr is not None else LR.get(o, DEFAULT_LR),
+            clip=t.clip if t.clip is not None else CLIP.get(o, DEFAULT_CLIP),
+            lr_schedule=t.lr_schedule or SCHEDULE.get(o, DEFAULT_SCHEDULE))
         return RunConfig(model, data, train, self.init_from, self.seq2seq, self.caption).validate()
 
     def validate(self) -> RunConfig:
@@ -314,6 +336,7 @@ class RunConfig:
             raise RnnlmError(f"--activation crelu needs an even --hidden (got {m.hidden}): a "
                              f"layer's state is [relu(a), relu(-a)] of its --hidden / 2 "
                              f"pre-activations; give --hidden {m.hidden + 1}")
+        check_awd(self)
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")
@@ -377,6 +400,24 @@ def check_caption(c: RunConfig) -> None:
     if c.caption.fine_tune and c.caption.encoder == "cnn":
         raise RnnlmError("--fine-tune applies to the pretrained encoder; the cnn is always "
                          "trained (drop --fine-tune)")
+
+
+def check_awd(c: RunConfig) -> None:
+    """AWD-LSTM's training options' rules: variable windows are a recurrent model's stream
+    windows; NT-ASGD averages a language model trained at a constant lr."""
+    d, t = c.data, c.train
+    if d.variable_bptt and d.mode == "documents":
+        raise RnnlmError("--variable-bptt varies stream-mode windows; documents mode cuts "
+                         "documents with --chunk (drop --variable-bptt)")
+    if d.variable_bptt and c.model.cell == "transformer":
+        raise RnnlmError("--variable-bptt draws windows longer than --seq-len, past the "
+                         "transformer's --block; drop it, or train a recurrent --cell")
+    if t.optimizer == "ntasgd" and (c.pairs or c.captions):
+        raise RnnlmError("--optimizer ntasgd averages a language model's weights; give another "
+                         "--optimizer with --pairs or --captions")
+    if t.optimizer == "ntasgd" and t.lr_schedule not in (None, "constant"):
+        raise RnnlmError(f"--optimizer ntasgd keeps the lr constant, as AWD-LSTM does; drop "
+                         f"--lr-schedule {t.lr_schedule}")
 
 
 def check_transformer(m: ModelConfig, d: DataConfig) -> None:

@@ -131,7 +131,7 @@ def test_a_failing_private_kernel_leaves_the_public_path_with_one_warning(
     (Adam keeps its kernel), with one RuntimeWarning naming the call and why, once a process."""
     breaks, reason = BREAKAGES[breakage]
     breaks(monkeypatch)
-    opt = build_optimizer(model(), TrainConfig(optimizer="adamw"), torch.device("cpu"))
+    opt = build_optimizer(model(), TrainConfig(optimizer="adamw", lr=1e-3), torch.device("cpu"))
     with pytest.warns(RuntimeWarning) as record:
         assert ClippedUpdate(opt, 1.0).kernel is None
         assert ClippedUpdate(opt, 1.0).kernel is None  # chosen once: no second warning

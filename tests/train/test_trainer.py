@@ -222,3 +222,31 @@ def test_one_steps_memory_is_bounded_whatever_the_document_lengths(tmp_path: Pat
     long, short = step_mib(50_000), step_mib(2_000)
     assert long <= 1.2 * short
     assert step_mib(50_000, chunk=0) > 10 * long
+
+
+def test_variable_windows_scale_the_steps_lr(shakespeare_100k: Path, tmp_path: Path) -> None:
+    """--variable-bptt: each step's lr is the schedule's × its window's length / --seq-len."""
+    config = tiny_config(shakespeare_100k, optimizer="sgd", warmup_steps=0)
+    config.data.variable_bptt = True
+    trainer = Trainer(config, tmp_path / "run", resuming=False)
+    lengths = []
+    for _ in range(8):
+        position = trainer.batches.position()
+        lengths.append(trainer.batches.next()[0].shape[1])
+        trainer.batches.seek(**position)
+        trainer.train_step(lr=2.0)
+        assert trainer.optimizer.param_groups[0]["lr"] == 2.0 * lengths[-1] / 32
+    assert len(set(lengths)) > 1
+
+
+def test_resume_with_variable_windows_is_exact(shakespeare_100k: Path, tmp_path: Path) -> None:
+    """Stopped near the end of the first epoch (about 22 windows of 64 columns), resumed
+    across it."""
+    def config(steps: int):
+        c = tiny_config(shakespeare_100k, max_steps=steps, eval_every=10, sample_length=0,
+                        decay_steps=40)
+        c.data.variable_bptt, c.data.batch_size, c.data.seq_len = True, 64, 64
+        c.model.dropout = 0.2
+        return c
+
+    assert resume_gap(config, 40, 20, tmp_path) == 0.0

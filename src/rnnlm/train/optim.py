@@ -28,6 +28,8 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device
         return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.99), fused=fused)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr, betas=(0.9, 0.99), fused=fused)
+    if cfg.optimizer == "ntasgd":  # plain SGD; train/averaging.py averages its weights
+        return torch.optim.SGD(groups, lr=cfg.lr)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
     return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=0.95)

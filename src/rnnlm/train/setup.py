@@ -113,7 +113,8 @@ def batches(config: RunConfig, tokenizer: Tokenizer, train: PreparedSplit, devic
         docs = train.documents(Boundaries.after(tokenizer))
         return DocumentBatches(cut_documents(docs, d.max_length, d.chunk), d.batch_size, seed,
                                d.bucket, device, block)
-    return StreamBatches(train.tokens, d.batch_size, d.seq_len, seed, device, block)
+    return StreamBatches(train.tokens, d.batch_size, d.seq_len, seed, device, block,
+                         d.variable_bptt)
 
 
 def fine_tune_start(config: RunConfig, train_text: str

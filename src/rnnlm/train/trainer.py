@@ -31,6 +31,7 @@ from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, st
 from rnnlm.runtime import autocast, memory_guard, pick_device
 from rnnlm.tokenizers import save_tokenizer
 from rnnlm.train import distributed
+from rnnlm.train.averaging import Averaging
 from rnnlm.train.distributed import ALONE, World
 from rnnlm.train.graphs import GraphedStep, can_graph
 from rnnlm.train.optim import (
@@ -83,6 +84,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, t, self.device)
         self.update = ClippedUpdate(self.optimizer, t.clip)
         self.schedule = Schedule(t)
+        self.averaging = Averaging(self.model, t.nonmono if t.optimizer == "ntasgd" else None)
         self.hidden: State | None = None
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
@@ -96,8 +98,9 @@ class Trainer:
         self.graphed = GraphedStep(self.model, self.optimizer, self.update.clip,
                                    self.precision, d.batch_size, d.seq_len, self.device,
                                    self.hidden) \
-            if t.cuda_graph and world.size == 1 \
-            and can_graph(self.model, self.device, d.mode == "stream") else None
+            if t.cuda_graph and world.size == 1 and t.optimizer != "ntasgd" \
+            and can_graph(self.model, self.device, d.mode == "stream" and not d.variable_bptt) \
+            else None  # fixed shapes; NT-ASGD's plain SGD step is not captured
         self.net = world.wrap(self.model)  # what a training step calls: DDP under torchrun
         self.lm = LanguageModel(self.model, self.tokenizer, self.config, self.device,
                                 self.precision) \
@@ -119,6 +122,7 @@ class Trainer:
         self.world.restore_rng(tensors, self.device, self.config.train.seed, state["step"])
         self.hidden = self.world.own_columns(state_from_tensors(tensors, self.device))
         self.batches.seek(**state["position"])
+        self.averaging.load(state.get("averaging"), tensors)
         if isinstance(self.batches, DocumentBatches):
             self.batches.load_carried(tensors)
         self.step, self.elapsed = state["step"], state["elapsed"]
@@ -133,15 +137,17 @@ class Trainer:
         tensors = None
         if which == "last":
             tensors, meta = optimizer_state(self.optimizer)
+            raw, averaging = self.averaging.state()
             carried = merge_carried(self.world.gather(self.batches.carried_tensors())) \
                 if isinstance(self.batches, DocumentBatches) else {}
             tensors = {**tensors, **state_tensors(self.world.gather_columns(self.hidden)),
-                       **carried, **self.world.rng_tensors(self.device)}
+                       **carried, **raw, **self.world.rng_tensors(self.device)}
             state.update(optimizer=meta, schedule=self.schedule.state_dict(),
-                         position=self.batches.position())
+                         position=self.batches.position(), averaging=averaging)
         if self.world.main:
-            save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer,
-                            state, tensors, self.source_tokenizer)
+            with self.averaging.swapped():  # NT-ASGD's average, once it began
+                save_checkpoint(self.run_dir / which, self.model, self.config, self.tokenizer,
+                                state, tensors, self.source_tokenizer)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -172,8 +178,7 @@ class Trainer:
             self.step += 1
             self.tokens_seen += y.numel()
             return loss, grad_norm
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        scale = 1.0
         if isinstance(self.batches, DocumentBatches):
             batch, _ = self.batches.next()
             x, y = batch.inputs, batch.targets  # (B, T) each, y padded with IGNORE
@@ -189,7 +194,8 @@ class Trainer:
             # ranks' gradients is then the whole batch's
             loss = lm_loss(logits, y, reduction="sum") * (self.world.size / tokens)
         else:
-            x, y, epoch_start = self.batches.next()  # (B/ranks, T) each
+            x, y, epoch_start = self.batches.next()  # (B/ranks, T) each; T drawn: --variable-bptt
+            scale = x.shape[1] / self.config.data.seq_len  # AWD-LSTM: short window, short step
             if epoch_start:
                 self.hidden = None
             with autocast(self.device, self.precision):
@@ -198,6 +204,8 @@ class Trainer:
                 self.hidden = map_state(torch.Tensor.detach, hidden)  # the state, not graph
             tokens = y.numel() * self.world.size
             loss = lm_loss(logits, y)  # nats per token: every rank has as many tokens
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * scale
         self.update.zero_grad()
         loss.backward()
         grad_norm = self.update()  # clipped to config.train.clip, then the optimizer's step
@@ -216,9 +224,18 @@ class Trainer:
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
         self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
+        began = self.averaging.observe(val["val_nats_per_token"], self.step)
         if log is not None and bar is not None:
+            if began:
+                log.log(self.step, averaging_from=self.step)
+                bar.write(f"step {self.step:>6} | {self.averaging.news()}")
             self.report(val, improved, log, bar)
         return self.keep(val, improved)
+
+    def evaluate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
+        """validate: NT-ASGD's average once it began, else the weights as trained."""
+        with self.averaging.swapped():
+            return self.validate(log, bar)
 
     def keep(self, val: dict[str, float], improved: bool) -> dict[str, float]:
         """After a validation is reported: best/ if it improved, then last/ always."""
@@ -272,6 +289,7 @@ class Trainer:
             while not self.finished():
                 lr = self.lr()
                 loss, grad_norm = self.train_step(lr)
+                self.averaging.update()  # NT-ASGD: the step's weights join the average
                 guard.check()  # batches of changing shapes leave freed blocks behind
                 loss_sum += loss
                 now = time.perf_counter()
@@ -288,10 +306,10 @@ class Trainer:
                     mark_time, mark_tokens, mark_step = now, self.tokens_seen, self.step
                     loss_sum.zero_()
                 if self.step % t.eval_every == 0:
-                    self.validate(log, bar)
+                    self.evaluate(log, bar)
                     evaluated_at = self.step
             if evaluated_at != self.step:
-                self.validate(log, bar)
+                self.evaluate(log, bar)
         except KeyboardInterrupt:
             self.interrupted(bar)
             raise
@@ -355,7 +373,10 @@ def announce(trainer: Trainer, resuming: bool, restart_schedule: bool) -> None:
           f"({trainer.model.num_parameters() / 1e6:.2f}M parameters), vocab "
           f"{m.vocab_size}, {trainer.device} {trainer.precision}{ranks}, "
           + (f"resuming at step {trainer.step}" if resuming else "starting"))
+    began = trainer.averaging.began
     print(f"data: {trainer.split}\nlr schedule: {trainer.schedule.describe()}"
+          + (f"; NT-ASGD has averaged the weights since step {began}" if began is not None
+             else "")
           + ("; resuming keeps it (--restart-schedule starts a new cycle over the budget "
              "added)" if resuming and not restart_schedule else ""))
     if trainer.trained_on != world.size:
