@@ -63,6 +63,8 @@ def test_offline_without_cache(capsys: pytest.CaptureFixture[str],
     ("--activation", "swish", "invalid choice: 'swish'"),
     ("--max-time", "ten minutes", "cannot read the duration"),
     ("--hidden", "big", "invalid int value"),
+    ("--weight-drop", "1", "--weight-drop must be in [0, 1)"),
+    ("--ar", "-1", "--ar must be 0 or more"),
 ])
 def test_bad_train_options(capsys: pytest.CaptureFixture[str], option: str, value: str,
                            match: str) -> None:
@@ -90,6 +92,26 @@ def test_train_sample_eval(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     # Resuming may extend the budget but not change the model.
     fails(capsys, ["train", "--resume", str(run), "--hidden", "64"], "cannot change --hidden")
     assert main(["train", "--resume", str(run), "--max-steps", "30"]) == 0
+
+
+def test_train_with_every_awd_regularizer(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                          shakespeare_100k: Path) -> None:
+    run = tmp_path / "run"
+    awd = ["--layers", "2", "--weight-drop", "0.5", "--dropout-input", "0.2", "--dropout-hidden",
+           "0.2", "--dropout-output", "0.2", "--dropout-embedding", "0.1", "--ar", "2", "--tar",
+           "1"]
+    assert main(["train", str(shakespeare_100k), "--out", str(run), "--max-steps", "12",
+                 "--eval-every", "6", *TINY, *awd]) == 0
+    assert "best val" in capsys.readouterr().out
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["weight_drop"], model["dropout_hidden"], model["tar"]) == (0.5, 0.2, 1.0)
+    assert main(["eval", str(run), "--json"]) == 0
+    assert 0 < json.loads(capsys.readouterr().out)["bits_per_char"] < 8
+    assert main(["sample", str(run), "--length", "20", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out) == 21
+    fails(capsys, ["train", str(shakespeare_100k), "--cell", "transformer", "--ar", "1"],
+          "--ar regularizes the recurrent language model (lstm, gru, rnn), not --cell "
+          "transformer")
 
 
 def test_bad_sample_and_eval_inputs(capsys: pytest.CaptureFixture[str], tiny_run: Path,

@@ -106,3 +106,36 @@ def test_ntasgd_is_for_language_models() -> None:
     config.seq2seq.pairs = "tsv"
     with pytest.raises(RnnlmError, match="ntasgd averages a language model's weights"):
         config.resolve()
+
+
+@pytest.mark.parametrize("model,seq2seq,match", [
+    ({"cell": "transformer", "weight_drop": 0.5}, None, "--weight-drop regularizes the "
+     r"recurrent language model \(lstm, gru, rnn\), not --cell transformer"),
+    ({"ar": 2.0}, "tsv", r"--ar regularizes the recurrent language model \(.*\), not --pairs"),
+    ({"cell": "mingru", "weight_drop": 0.3}, None, "not --cell mingru"),
+    ({"layers": 1, "dropout_hidden": 0.3}, None, "--dropout-hidden acts between recurrent "
+     "layers; give --layers 2"),
+])
+def test_awd_regularizers_belong_to_the_recurrent_lm(model: dict[str, object],
+                                                     seq2seq: str | None, match: str) -> None:
+    config = RunConfig()
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    config.seq2seq.pairs = seq2seq
+    with pytest.raises(RnnlmError, match=match) as e:
+        config.validate()
+    assert "\n" not in str(e.value)
+
+
+def test_a_run_saved_before_the_awd_regularizers_loads_without_them(tmp_path: Path) -> None:
+    """Their keys are absent from an older config.json; --init-from may then set them."""
+    old = RunConfig().to_dict()
+    for key in ("weight_drop", "dropout_input", "dropout_hidden", "dropout_output",
+                "dropout_embedding", "ar", "tar"):
+        del old["model"][key]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = load_json(tmp_path / "config.json").validate()
+    assert (loaded.model.weight_drop, loaded.model.ar, loaded.model.dropout_hidden) == (0, 0, 0)
+    loaded.init_from = "runs/old"
+    tuned = loaded.with_options({"model": {"weight_drop": 0.5, "tar": 1.0}})
+    assert (tuned.model.weight_drop, tuned.model.tar) == (0.5, 1.0)

@@ -75,8 +75,23 @@ class ModelConfig:
     hidden: int = opt(640, "hidden units per layer", check=POSITIVE)
     embedding: int = opt(128, "embedding size; 0 feeds one-hot vectors (transformer, mingru, "
                          "minlstm: always --hidden)", check=NON_NEGATIVE)
-    dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head",
-                         check=UNIT_OPEN)
+    dropout: float = opt(0.2, "dropout on embeddings, between layers and before the head, "
+                         "where no --dropout-input/-hidden/-output replaces it", check=UNIT_OPEN)
+    dropout_input: float = opt(0.0, "locked dropout on the embeddings: one mask per sequence "
+                               "for all its steps (replaces --dropout there)", check=UNIT_OPEN)
+    dropout_hidden: float = opt(0.0, "locked dropout between recurrent layers (replaces "
+                                "--dropout there)", check=UNIT_OPEN)
+    dropout_output: float = opt(0.0, "locked dropout before the head (replaces --dropout "
+                                "there)", check=UNIT_OPEN)
+    dropout_embedding: float = opt(0.0, "drop whole words: rows of the embedding matrix "
+                                   "zeroed, the rest scaled by 1/(1 − p)", check=UNIT_OPEN)
+    weight_drop: float = opt(0.0, "DropConnect on the recurrent matrices W_hh (the fused "
+                             "kernels run on a dropped copy)", check=UNIT_OPEN)
+    ar: float = opt(0.0, "α of activation regularization α·mean(h²) of the last layer's "
+                    "dropped outputs, added to the loss optimized (the logged training loss "
+                    "stays the cross-entropy)", check=NON_NEGATIVE)
+    tar: float = opt(0.0, "β of temporal activation regularization β·mean((h_t − h_{t−1})²) "
+                     "of the last layer's undropped outputs, likewise", check=NON_NEGATIVE)
     tie_weights: bool = opt(False, "share the embedding and output matrices (embedding = "
                             "hidden; the transformer always ties them)")
     heads: int = opt(4, "transformer: attention heads (--hidden must be divisible by it)",
@@ -246,8 +261,13 @@ GROUPS: dict[str, type] = {"model": ModelConfig, "data": DataConfig, "train": Tr
                            "seq2seq": Seq2SeqConfig, "caption": CaptionConfig}
 # Options a resumed run may change (its budget and where it runs); the rest is the run's.
 RESUMABLE = {"max_steps", "max_time", "eval_every", "sample_length", "device"}
-# Options --init-from keeps from the checkpoint: its architecture (dropout aside) and tokenizer.
-FINE_TUNE_FIXED = {*(f.name for f in dataclasses.fields(ModelConfig) if f.name != "dropout"),
+# AWD-LSTM's regularizers (models/awd.py): the recurrent LM's, in training only.
+REGULARIZERS = ("dropout_input", "dropout_hidden", "dropout_output", "dropout_embedding",
+                "weight_drop", "ar", "tar")
+# Options --init-from keeps from the checkpoint: its architecture (regularizers aside) and
+# tokenizer.
+FINE_TUNE_FIXED = {*(f.name for f in dataclasses.fields(ModelConfig)
+                     if f.name not in ("dropout", *REGULARIZERS)),
                    "tokenizer", "vocab_size", "syllables", "word_split"}
 
 
@@ -337,6 +357,7 @@ class RunConfig:
                              f"layer's state is [relu(a), relu(-a)] of its --hidden / 2 "
                              f"pre-activations; give --hidden {m.hidden + 1}")
         check_awd(self)
+        check_regularizers(self)
         if m.tie_weights and m.embedding != m.hidden:
             raise RnnlmError(f"--tie-weights needs --embedding equal to --hidden "
                              f"(got {m.embedding} and {m.hidden}); set --embedding {m.hidden}")
@@ -418,6 +439,19 @@ def check_awd(c: RunConfig) -> None:
     if t.optimizer == "ntasgd" and t.lr_schedule not in (None, "constant"):
         raise RnnlmError(f"--optimizer ntasgd keeps the lr constant, as AWD-LSTM does; drop "
                          f"--lr-schedule {t.lr_schedule}")
+
+
+def check_regularizers(c: RunConfig) -> None:
+    """AWD-LSTM's regularizers belong to the recurrent language model; locked dropout between
+    layers needs two layers or more."""
+    given = [flag(name) for name in REGULARIZERS if getattr(c.model, name)]
+    kind = "--pairs" if c.pairs else "--captions" if c.captions else None
+    if given and (kind or c.model.cell not in ("lstm", "gru", "rnn")):
+        raise RnnlmError(f"{given[0]} regularizes the recurrent language model (lstm, gru, "
+                         f"rnn), not {kind or '--cell ' + c.model.cell}; drop it")
+    if c.model.dropout_hidden and c.model.layers < 2:
+        raise RnnlmError("--dropout-hidden acts between recurrent layers; give --layers 2 or "
+                         "more, or drop it")
 
 
 def check_transformer(m: ModelConfig, d: DataConfig) -> None:

@@ -18,6 +18,7 @@ from rnnlm import runtime
 from rnnlm.bench.crash import killed_run, logged_steps, max_difference
 from rnnlm.errors import RnnlmError
 from rnnlm.language_model import LanguageModel
+from rnnlm.models.state import lm_loss
 from rnnlm.train.trainer import Trainer, train
 from tests.conftest import DATA, doc_config, tiny_config
 from tests.train import resume_gap
@@ -62,6 +63,58 @@ def test_resume_is_exact(shakespeare_100k: Path, tmp_path: Path) -> None:
         return c
 
     assert resume_gap(config, 400, 200, tmp_path) <= 1e-6
+
+
+AWD = dict(weight_drop=0.5, dropout_input=0.2, dropout_hidden=0.2, dropout_output=0.2,
+           dropout_embedding=0.1, ar=2.0, tar=1.0)
+
+
+def awd_config(corpus: Path, steps: int, documents: bool, **data: object):
+    """A 2-layer tiny run with every AWD-LSTM regularizer on."""
+    c = doc_config(corpus, steps, **data) if documents else tiny_config(
+        corpus, max_steps=steps, eval_every=steps, sample_length=10)
+    c.model.layers, c.train.decay_steps = 2, 30
+    for key, value in AWD.items():
+        setattr(c.model, key, value)
+    return c
+
+
+@pytest.mark.parametrize("cell,documents,pack", [("lstm", False, False), ("lstm", True, True),
+                                                 ("gru", True, False), ("rnn", False, False)])
+def test_resume_with_awd_regularizers_is_exact(cell: str, documents: bool, pack: bool,
+                                               shakespeare_100k: Path, abstracts_file: Path,
+                                               tmp_path: Path) -> None:
+    """Weight drop, locked and word dropout draw from the resumed RNG; AR/TAR change nothing
+    to it (the GRU and Elman cells: the hoisted kernels)."""
+    def config(steps: int):
+        corpus = abstracts_file if documents else shakespeare_100k
+        extra = dict(chunk=64, pack=pack) if documents else {}
+        c = awd_config(corpus, steps, documents, **extra)
+        c.model.cell = cell
+        return c
+
+    assert resume_gap(config, 30, 15, tmp_path) <= 1e-6
+
+
+def test_the_reported_training_loss_is_the_cross_entropy_alone(shakespeare_100k: Path,
+                                                               tmp_path: Path) -> None:
+    """AR and TAR change the gradient, not the loss a step reports (nats per token)."""
+    def first_step(ar: float, tar: float) -> tuple[float, float, float]:
+        config = awd_config(shakespeare_100k, 10, documents=False)
+        config.model.ar, config.model.tar = ar, tar
+        trainer = Trainer(config, tmp_path / f"run{ar}", resuming=False)
+        x, y, _ = trainer.batches.next()
+        trainer.batches.seek(0, 0)
+        torch.manual_seed(3)
+        with torch.no_grad():  # the cross-entropy of the same (dropped) forward
+            ce = float(lm_loss(trainer.model(x)[0], y))
+        torch.manual_seed(3)
+        loss, norm = trainer.train_step(lr=1e-3)
+        return float(loss), float(norm), ce
+
+    (loss, norm, ce), (loss_reg, norm_reg, ce_reg) = first_step(0.0, 0.0), first_step(50.0, 50.0)
+    assert loss == pytest.approx(ce, rel=1e-6) and loss_reg == pytest.approx(ce_reg, rel=1e-6)
+    assert loss == loss_reg and norm != norm_reg
 
 
 def test_vocabulary_comes_from_the_training_split(tmp_path: Path, shakespeare: str) -> None:

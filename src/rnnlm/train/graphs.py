@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from rnnlm.models import LanguageModelNet
+from rnnlm.models.awd import forward_with_penalty
 from rnnlm.models.state import State, lm_loss, map_state, parts
 from rnnlm.runtime import autocast
 
@@ -51,9 +52,10 @@ class GraphedStep:
     def body(self) -> tuple[torch.Tensor, torch.Tensor]:
         """One step on the static tensors; returns (loss, grad norm) as device tensors."""
         with autocast(self.device, self.precision, cache=False):  # no weight-cast cache
-            logits, final = self.model(self.x, self.state)
+            logits, final, penalty = forward_with_penalty(self.model, self.model.cfg, self.x,
+                                                          self.state, None, self.y)
         loss = lm_loss(logits, self.y)
-        loss.backward()
+        (loss + penalty).backward()  # the loss returned stays the cross-entropy alone
         params = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.clip)
         self.optimizer.step()

@@ -27,6 +27,7 @@ from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
 from rnnlm.inference.scoring import LN2
 from rnnlm.language_model import LanguageModel
+from rnnlm.models.awd import forward_with_penalty
 from rnnlm.models.state import State, lm_loss, map_state, state_from_tensors, state_tensors
 from rnnlm.runtime import autocast, memory_guard, pick_device
 from rnnlm.tokenizers import save_tokenizer
@@ -185,8 +186,9 @@ class Trainer:
             lengths = batch.lengths if self.config.data.pack else None
             carry = self.model.trains_with_carried_state  # pieces of a --chunk document
             state = self.batches.initial_state(batch) if carry else None
-            with autocast(self.device, self.precision):
-                logits, final = self.net(x, state, lengths)
+            with autocast(self.device, self.precision):  # penalty: AR/TAR, or 0.0
+                logits, final, penalty = forward_with_penalty(self.net, self.model.cfg, x,
+                                                              state, lengths, y)
             if carry:
                 self.batches.keep(batch, final)
             tokens = batch.tokens  # of every rank's rows: ranks hold different numbers
@@ -199,7 +201,8 @@ class Trainer:
             if epoch_start:
                 self.hidden = None
             with autocast(self.device, self.precision):
-                logits, hidden = self.net(x, self.hidden)  # (B/ranks, T, V)
+                logits, hidden, penalty = forward_with_penalty(
+                    self.net, self.model.cfg, x, self.hidden, None, y)  # (B/ranks, T, V)
             if self.model.trains_with_carried_state:  # the transformer: independent windows
                 self.hidden = map_state(torch.Tensor.detach, hidden)  # the state, not graph
             tokens = y.numel() * self.world.size
@@ -207,7 +210,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr * scale
         self.update.zero_grad()
-        loss.backward()
+        (loss + penalty).backward()  # the loss reported stays the cross-entropy alone
         grad_norm = self.update()  # clipped to config.train.clip, then the optimizer's step
         self.step += 1
         self.tokens_seen += tokens

@@ -27,21 +27,22 @@ RECURRENCES = ("compiled", "custom", "autograd")  # how an ElmanRNN runs its tim
 
 
 class HoistedRNN(nn.Module, ABC):
-    """Stacked recurrent layers, `gates` weight blocks each, dropout between layers; each
-    layer's input projection is one GEMM over the sequence, its time loop one autograd node."""
+    """Stacked recurrent layers, `gates` weight blocks each, dropout between layers (locked:
+    one mask per row for all its steps); each layer's input projection is one GEMM over the
+    sequence, its time loop one autograd node."""
 
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int,
-                 dropout: float = 0.0, recurrence: str = "compiled", rows: int | None = None
-                 ) -> None:
+                 dropout: float = 0.0, recurrence: str = "compiled", rows: int | None = None,
+                 locked: bool = False) -> None:
         """rows: of each weight (default gates × hidden; CReLU's Elman layer has hidden / 2)."""
         super().__init__()
         if recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}, not {recurrence!r}")
         self.recurrence = recurrence  # "autograd": the plain loop, kept for benchmarks and tests
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.dropout = dropout
+        self.dropout, self.locked = dropout, locked
         rows = rows or self.gates * hidden_size
         for k in range(num_layers):
             fan_in = input_size if k == 0 else hidden_size
@@ -79,8 +80,13 @@ class HoistedRNN(nn.Module, ABC):
         for k in range(self.num_layers):
             x = self.layer(k, x, h0[k], live)  # (T, B, H)
             finals.append(x[-1])  # a row's state stays put after its last real step
-            if k < self.num_layers - 1 and self.dropout:
-                x = F.dropout(x, self.dropout, self.training)
+            if k == self.num_layers - 1 or not self.dropout:
+                continue
+            p = self.dropout
+            if self.locked and self.training:  # one mask (B, H) for every step of a row
+                x = x * x.new_empty(batch, self.hidden_size).bernoulli_(1 - p).div_(1 - p)
+            else:
+                x = F.dropout(x, p, self.training)
         return x.transpose(0, 1), torch.stack(finals)  # (B, T, H), (L, B, H)
 
     def weights(self, k: int) -> list[torch.Tensor]:
@@ -94,9 +100,10 @@ class ElmanRNN(HoistedRNN):
     rows, whose pre-activations a give h = [relu(a), relu(-a)]."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int, activation: str,
-                 dropout: float = 0.0, recurrence: str = "compiled") -> None:
+                 dropout: float = 0.0, recurrence: str = "compiled", locked: bool = False
+                 ) -> None:
         rows = hidden_size // 2 if activation == "crelu" else hidden_size
-        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence, rows)
+        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence, rows, locked)
         self.activation = activation
         self.act = ACTIVATIONS[activation]
 
@@ -130,10 +137,11 @@ class GRU(HoistedRNN):
     gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int,
-                 dropout: float = 0.0, recurrence: str = "compiled") -> None:
+                 dropout: float = 0.0, recurrence: str = "compiled", locked: bool = False
+                 ) -> None:
         if recurrence == "autograd":
             raise ValueError("GRU's reference loop is nn.GRU itself; use compiled or custom")
-        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence)
+        super().__init__(input_size, hidden_size, num_layers, dropout, recurrence, locked=locked)
 
     def layer(self, k: int, x: torch.Tensor, h0: torch.Tensor, live: torch.Tensor | None
               ) -> torch.Tensor:
