@@ -11,17 +11,8 @@ from pathlib import Path
 
 import torch
 
-from rnnlm.checkpoint import (
-    SOURCE_TOKENIZER,
-    TRAINER,
-    is_complete,
-    load_tensors,
-    read_state,
-    recover,
-    save_checkpoint,
-)
+from rnnlm.checkpoint import SOURCE_TOKENIZER, TRAINER, load_tensors, read_state, save_checkpoint
 from rnnlm.config import RunConfig
-from rnnlm.configfile import load_json
 from rnnlm.data.buckets import DocumentBatches, merge_carried
 from rnnlm.errors import RnnlmError
 from rnnlm.inference.sampling import Sampling
@@ -42,29 +33,12 @@ from rnnlm.train.optim import (
     optimizer_state,
 )
 from rnnlm.train.progress import Progress, fmt_duration
+from rnnlm.train.rundir import place_run, run_config
 from rnnlm.train.runlog import RunLog
 from rnnlm.train.schedules import Schedule
 from rnnlm.train.setup import Start, prepare
 
 LOG_EVERY_S = 1.0  # how often the bar (and the loss read-back from the device) refreshes
-
-
-def new_run_dir(name: str) -> Path:
-    """runs/NAME, or runs/NAME-2, -3, ... if taken."""
-    base = Path("runs") / name
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{name}-{n}")
-    return path
-
-
-def run_config(run_dir: Path) -> RunConfig:
-    """The config.json of a run directory, or a one-line error naming what to give."""
-    if not (Path(run_dir) / "config.json").is_file():
-        raise RnnlmError(f"{run_dir} is not a run directory (no config.json); give the "
-                         f"folder that `rnnlm train` created")
-    return load_json(Path(run_dir) / "config.json")
 
 
 class Trainer:
@@ -119,7 +93,7 @@ class Trainer:
         tensors = load_tensors(ckpt / TRAINER)
         load_optimizer_state(self.optimizer, {k: v.to(self.device) for k, v in tensors.items()
                                               if k.startswith("optim.")}, state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"], load_json(ckpt / "config.json").train)
+        self.schedule.load_state_dict(state["schedule"], run_config(ckpt).train)
         self.world.restore_rng(tensors, self.device, self.config.train.seed, state["step"])
         self.hidden = self.world.own_columns(state_from_tensors(tensors, self.device))
         self.batches.seek(**state["position"])
@@ -339,27 +313,6 @@ class Trainer:
                   + (f"rnnlm train --resume {self.run_dir}" if self.world.size == 1 else
                      f"torchrun ... -m rnnlm train --resume {self.run_dir} (from its last "
                      f"checkpoint)"))
-
-
-def place_run(config: RunConfig, out: str | Path | None, resume: str | Path | None,
-              restart_schedule: bool) -> tuple[Path, bool]:
-    """The run directory and whether the run resumes (no checkpoint yet: it starts over)."""
-    if resume:
-        run_dir = Path(resume)
-        for which in ("last", "best"):  # finish or roll back a write cut short by a crash
-            recover(run_dir / which)
-        if not is_complete(run_dir / "last"):  # stopped before its first checkpoint
-            print(f"{run_dir} has no checkpoint yet; starting it over from step 0")
-            return run_dir, False
-        return run_dir, True
-    if restart_schedule:
-        raise RnnlmError("--restart-schedule applies to a resumed run; give --resume RUN")
-    corpus_name = Path(config.data.corpus[0]).stem if config.data.corpus else "run"
-    run_dir = Path(out) if out else new_run_dir(corpus_name)
-    if (run_dir / "config.json").exists():
-        raise RnnlmError(f"{run_dir} already holds a run; continue it with --resume "
-                         f"{run_dir}, or choose another --out")
-    return run_dir, False
 
 
 def announce(trainer: Trainer, resuming: bool, restart_schedule: bool) -> None:

@@ -12,7 +12,8 @@ from rnnlm.data.corpora import fetch_file
 from rnnlm.data.registry import REGISTRY
 from rnnlm.errors import RnnlmError
 from rnnlm.options import Arg, parse_duration
-from rnnlm.train.trainer import new_run_dir, train
+from rnnlm.train.rundir import new_run_dir
+from rnnlm.train.trainer import train
 from rnnlm.verbs.sample import sample
 
 

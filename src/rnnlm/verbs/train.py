@@ -19,7 +19,7 @@ from rnnlm.configfile import from_dict, load_toml
 from rnnlm.data.registry import REGISTRY, corpus_documents
 from rnnlm.errors import RnnlmError
 from rnnlm.options import Arg, Fields
-from rnnlm.train.trainer import run_config
+from rnnlm.train.rundir import run_config
 from rnnlm.train.trainer import train as run
 
 Options = dict[str, Any]  # config fields given on the command line: {field: value}
