@@ -35,7 +35,7 @@ from rnnlm.inference.splits import Body, check_unchanged, select
 from rnnlm.language_model import LanguageModel
 from rnnlm.models import LanguageModelNet
 from rnnlm.models.state import map_state
-from rnnlm.runtime import autocast
+from rnnlm.runtime import autocast, memory_guard
 
 RULES = ("rms", "sgd")
 CHARACTER_LEVEL = ("char", "byte")
@@ -167,6 +167,7 @@ def segment_nats(model: LanguageModelNet, seqs: list[np.ndarray], segment: int,
                     update.step(nats.mean())
                 out.append(nats.detach().double().cpu())
                 state = map_state(torch.Tensor.detach, state)
+            memory_guard().check()  # documents of every length leave freed blocks behind
     return torch.cat(out)
 
 
