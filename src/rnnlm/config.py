@@ -185,6 +185,10 @@ class TrainConfig:
     staircase: bool = opt(False, "exponential: decay in whole steps of --decay-steps")
     warmup_steps: int = opt(100, "linear warmup steps", check=NON_NEGATIVE)
     min_lr_ratio: float = opt(0.05, "cosine floor as a fraction of --lr", check=UNIT_OPEN)
+    overfit_decay: float = opt(0.25, "cosine: once a validation pass is no better than the "
+                               "best before it, decay to the floor over this fraction of the "
+                               "steps taken so far and end the run there, so a longer budget "
+                               "never overfits (0: keep the horizon)", check=NON_NEGATIVE)
     patience: int = opt(2, "plateau: evaluations without improvement before a reduction",
                         check=POSITIVE)
     nonmono: int = opt(5, "ntasgd: start averaging the weights once a validation loss is "

@@ -71,3 +71,34 @@ def test_restart_is_a_new_cycle_over_the_budget_ahead() -> None:
     again.load_state_dict(s.state_dict())
     assert again.factor(50, 100.0) == s.factor(50, 100.0)
     assert "from step 30 over 40 steps" in s.describe()
+
+
+def test_a_validation_no_better_than_the_best_starts_the_final_decay() -> None:
+    s = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=1000, overfit_decay=0.25)
+    assert not s.observe(2.0, 100) and not s.observe(1.9, 200)
+    start = s.factor(400, 0.0)
+    assert s.observe(1.95, 400)  # worse than 1.9: overfitting at this learning rate
+    assert s.early == (400, start, 100)  # a quarter of the 400 steps taken so far
+    assert s.factor(400, 0.0) == pytest.approx(start)
+    assert s.factor(450, 0.0) == pytest.approx(0.1 + (start - 0.1) / 2)
+    assert s.factor(500, 0.0) == pytest.approx(0.1) and s.factor(900, 0.0) == pytest.approx(0.1)
+    assert not s.done(499) and s.done(500)
+    assert not s.observe(1.99, 450)  # once only
+    late = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=1000, overfit_decay=1.0)
+    assert not late.observe(2.0, 800) and late.observe(2.1, 900)  # a 900-step decay from 900
+    assert late.factor(950, 0.0) == pytest.approx(schedule(
+        lr_schedule="cosine", min_lr_ratio=0.1, max_steps=1000).factor(950, 0.0))
+    again = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=1000, overfit_decay=0.25)
+    again.load_state_dict(s.state_dict())
+    assert again.factor(450, 0.0) == s.factor(450, 0.0) and again.done(500)
+    s.restart(500, 0.0, TrainConfig(max_steps=2000))  # a new cycle: its own best, no end
+    assert s.early is None and not s.done(500) and not s.observe(3.0, 600)
+
+
+def test_the_final_decay_is_cosines_alone_and_can_be_turned_off() -> None:
+    for kw in (dict(lr_schedule="cosine", overfit_decay=0.0),
+               dict(lr_schedule="constant"), dict(lr_schedule="plateau")):
+        s = schedule(max_steps=1000, **kw)
+        assert not s.observe(2.0, 100) and not s.observe(2.5, 200) and s.early is None
+    ended = schedule(lr_schedule="cosine", min_lr_ratio=0.1, max_steps=100)
+    assert not ended.observe(2.0, 50) and not ended.observe(2.5, 100)  # already at the floor

@@ -64,6 +64,7 @@ class Trainer:
         self.step, self.elapsed, self.tokens_seen = 0, 0.0, 0
         self.best: dict[str, float] = {}  # validation scores of best/
         self.last_val: dict[str, float] = {}
+        self.decay_began = False  # the last validation started the early decay
         self.trained_on = world.size  # how many processes wrote the checkpoint resumed from
         world.seed(t.seed)
         if resuming:
@@ -199,7 +200,6 @@ class Trainer:
         result = self.lm.score_prepared(self.val, share=self.world.share())
         val = {"val_nats_per_token": result.nats_per_token,
                "val_bits_per_char": result.bits_per_char, "val_characters": result.characters}
-        self.schedule.observe(val["val_nats_per_token"])
         improved = val["val_nats_per_token"] < self.best.get("val_nats_per_token", math.inf)
         began = self.averaging.observe(val["val_nats_per_token"], self.step)
         if log is not None and bar is not None:
@@ -212,10 +212,16 @@ class Trainer:
     def evaluate(self, log: RunLog | None, bar: Progress | None) -> dict[str, float]:
         """validate: NT-ASGD's average once it began, else the weights as trained."""
         with self.averaging.swapped():
-            return self.validate(log, bar)
+            val = self.validate(log, bar)
+        if self.decay_began and log is not None and bar is not None:
+            log.log(self.step, early_decay_from=self.step)
+            bar.write(f"step {self.step:>6} | {self.schedule.news()}")
+        return val
 
     def keep(self, val: dict[str, float], improved: bool) -> dict[str, float]:
         """After a validation is reported: best/ if it improved, then last/ always."""
+        self.decay_began = self.lm is not None and self.schedule.observe(
+            val["val_nats_per_token"], self.step, self.elapsed)  # language models only
         if improved:
             self.best = val
             self.save("best", val)
@@ -244,12 +250,17 @@ class Trainer:
         """Whether the step or time budget is spent."""
         t = self.config.train
         return bool((t.max_steps and self.step >= t.max_steps)
-                    or (t.max_time and self.elapsed >= t.max_time))
+                    or (t.max_time and self.elapsed >= t.max_time)
+                    or self.schedule.done(self.step))
 
     def run(self) -> dict[str, float]:
         """Train until the budget is spent (or Ctrl-C); return the last validation scores.
         Every rank runs it and takes the same steps; rank 0 alone logs."""
         t = self.config.train
+        if self.schedule.done(self.step):
+            raise RnnlmError(f"{self.run_dir} ended at step {self.step} when validation "
+                             f"stopped improving (--overfit-decay); --restart-schedule with a "
+                             f"larger --max-steps or --max-time starts a new cycle")
         if self.finished():
             raise RnnlmError(f"{self.run_dir} already used its budget (step {self.step}, "
                              f"{fmt_duration(self.elapsed)}); give a larger --max-steps or "
@@ -378,5 +389,8 @@ def train(config: RunConfig | None = None, out: str | Path | None = None,
     finally:
         world.close(finished)
     if world.main:
-        print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}; {trainer.summary()}")
+        early = " (validation stopped improving: --overfit-decay ended the run)" \
+            if trainer.schedule.done(trainer.step) else ""
+        print(f"done: step {trainer.step}, {fmt_duration(trainer.elapsed)}{early}; "
+              f"{trainer.summary()}")
     return run_dir
