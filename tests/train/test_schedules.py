@@ -39,7 +39,7 @@ def test_linear_warmup() -> None:
 def test_plateau_reduces_after_patience_and_round_trips() -> None:
     s = schedule(lr_schedule="plateau", decay_rate=0.5, patience=2)
     for loss in (3.0, 2.0, 2.1, 2.05):
-        s.observe(loss)
+        s.observe(loss, 0)
     assert s.factor(0, 0.0) == 0.5
     again = schedule(lr_schedule="plateau", decay_rate=0.5, patience=2)
     again.load_state_dict(s.state_dict())

@@ -89,7 +89,7 @@ class Schedule:
         return self.cfg.lr_schedule == "cosine" and self.cfg.overfit_decay > 0 \
             and self.early is None
 
-    def observe(self, val_loss: float, step: int = 0, elapsed: float = 0.0) -> bool:
+    def observe(self, val_loss: float, step: int, elapsed: float = 0.0) -> bool:
         """Take a validation loss (lower is better) at `step`; True when it starts the early
         decay. Plateau: multiply by --decay-rate after --patience evaluations without
         improvement."""
